@@ -1,0 +1,43 @@
+// The objects behind the C API's opaque handles, and their handle tables.
+#pragma once
+
+#include <mutex>
+
+#include "capi/handle_table.hpp"
+#include "ring/consumer.hpp"
+#include "ring/producer.hpp"
+#include "ringside/ringside.h"
+#include "shm/region.hpp"
+
+namespace ringside {
+
+struct RingHandle {
+    Region* region = nullptr;
+    std::uint32_t index = 0;
+    rs_role role = RS_ROLE_PRODUCER;
+    // One of the two is used, by the role. Each on its own cache lines, away
+    // from the fields above that any thread may read.
+    alignas(layout::kFalseSharingRange) Producer producer;
+    alignas(layout::kFalseSharingRange) Consumer consumer;
+};
+
+inline constexpr std::uint32_t kMaxRegionHandles = 4096;
+inline constexpr std::uint32_t kMaxRingHandles = 65536;
+
+using RegionTable = HandleTable<Region, kMaxRegionHandles, 0xA1>;
+using RingTable = HandleTable<RingHandle, kMaxRingHandles, 0xB3>;
+
+RegionTable& region_table();
+// Serialises handle creation and destruction that changes a region's users
+// (never taken on the hot path).
+std::mutex& lifecycle_mutex();
+RingTable& ring_table();
+
+// Looks up a handle or records RS_ERR_INVALID_ARGUMENT naming `function`.
+Region* region_from(const rs_region_t* handle, const char* function);
+RingHandle* ring_from(const rs_ring_t* handle, const char* function);
+
+// Maps a ring status to a result; failures set the last error.
+rs_result ring_result(RingStatus status, const RingHandle& ring, const char* function);
+
+}  // namespace ringside

@@ -1,0 +1,15 @@
+// Claims on a ring's producer and consumer roles, held in the ring's claims
+// line so that two processes can never both produce (or consume) one ring.
+// A claim names its holder by pid and process start time; a dead holder's
+// claim (crash) is taken over, a live holder's claim gives RS_BUSY.
+#pragma once
+
+#include "ring/ring_view.hpp"
+#include "ringside/ringside.h"
+
+namespace ringside {
+
+rs_result claim_role(const RingView& view, rs_role role, const char* region_name, std::uint32_t index);
+void release_role(const RingView& view, rs_role role);
+
+}  // namespace ringside
