@@ -47,6 +47,39 @@ RingHandle* side_from(const rs_ring_t* handle, rs_role role, const char* functio
     return ring;
 }
 
+// Counters and positions of ring `index`, written by the two sides: a
+// snapshot read with relaxed loads, never trusted for anything but display.
+rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role, char** out_json,
+                          const char* function) {
+    layout::RingControl& control = *region.ring_view(index).control;
+    auto load = [](std::uint64_t& field) {
+        return std::atomic_ref<std::uint64_t>(field).load(std::memory_order_relaxed);
+    };
+    auto load_pid = [](std::int32_t& field) {
+        return std::int64_t{std::atomic_ref<std::int32_t>(field).load(std::memory_order_relaxed)};
+    };
+    const std::uint64_t write = load(control.write_position);
+    const std::uint64_t read = load(control.read_position);
+    const std::uint64_t committed = load(control.records_committed);
+    const std::uint64_t released = load(control.records_released);
+    JsonWriter json;
+    json.field("region", region.name())
+        .field("index", std::uint64_t{index})
+        .field("role", role)
+        .field("capacity", region.header().ring_capacity)
+        .field("write_position", write)
+        .field("read_position", read)
+        .field("fill_bytes", write >= read ? write - read : std::uint64_t{0})
+        .field("records_committed", committed)
+        .field("records_released", released)
+        .field("pending_records", committed >= released ? committed - released : std::uint64_t{0})
+        .field("producer_pid", load_pid(control.producer_pid))
+        .field("consumer_pid", load_pid(control.consumer_pid));
+    *out_json = json.finish();
+    if (*out_json == nullptr) return fail(RS_ERR_NO_MEMORY, "%s: out of memory", function);
+    return RS_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -217,29 +250,20 @@ rs_result rs_ring_stats_json(rs_ring_t* handle, char** out_json) {
     *out_json = nullptr;
     RingHandle* ring = ring_from(handle, "rs_ring_stats_json");
     if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    const layout::RingControl& control = *ring->region->ring_view(ring->index).control;
-    // relaxed is enough: a snapshot of counters for display.
-    auto load = [](const std::uint64_t& field) {
-        return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(field)).load(std::memory_order_relaxed);
-    };
-    const std::uint64_t write = load(control.write_position);
-    const std::uint64_t read = load(control.read_position);
-    const std::uint64_t committed = load(control.records_committed);
-    const std::uint64_t released = load(control.records_released);
-    JsonWriter json;
-    json.field("region", ring->region->name())
-        .field("index", std::uint64_t{ring->index})
-        .field("role", ring->role == RS_ROLE_PRODUCER ? "producer" : "consumer")
-        .field("capacity", ring->region->header().ring_capacity)
-        .field("write_position", write)
-        .field("read_position", read)
-        .field("fill_bytes", write >= read ? write - read : std::uint64_t{0})
-        .field("records_committed", committed)
-        .field("records_released", released)
-        .field("pending_records", committed >= released ? committed - released : std::uint64_t{0});
-    *out_json = json.finish();
-    if (*out_json == nullptr) return fail(RS_ERR_NO_MEMORY, "rs_ring_stats_json: out of memory");
-    return RS_OK;
+    return ring_stats_json(*ring->region, ring->index, ring->role == RS_ROLE_PRODUCER ? "producer" : "consumer",
+                           out_json, "rs_ring_stats_json");
+}
+
+rs_result rs_region_ring_stats_json(rs_region_t* handle, uint32_t index, char** out_json) {
+    if (out_json == nullptr) return fail(RS_ERR_INVALID_ARGUMENT, "rs_region_ring_stats_json: out_json is NULL");
+    *out_json = nullptr;
+    Region* region = region_from(handle, "rs_region_ring_stats_json");
+    if (region == nullptr) return RS_ERR_INVALID_ARGUMENT;
+    if (index >= region->header().ring_count) {
+        return fail(RS_ERR_INVALID_ARGUMENT, "rs_region_ring_stats_json: ring index %u >= ring_count %u", index,
+                    region->header().ring_count);
+    }
+    return ring_stats_json(*region, index, "observer", out_json, "rs_region_ring_stats_json");
 }
 
 }  // extern "C"

@@ -165,6 +165,11 @@ typedef struct rs_region_info {
     int32_t reserved;
 } rs_region_info;
 
+/* One ring's positions, fill level, counters and role holders as JSON,
+ * read without attaching (for inspectors and monitors); freed with
+ * rs_string_free. A snapshot: the sides keep running. */
+RS_API rs_result rs_region_ring_stats_json(rs_region_t *region, uint32_t index, char **out_json);
+
 /* Fills *info (the caller sets info->struct_size first). */
 RS_API rs_result rs_region_get_info(rs_region_t *region, rs_region_info *info);
 
