@@ -121,6 +121,10 @@ rs_result validate_options(const rs_region_options* options) {
         return fail(RS_ERR_INVALID_ARGUMENT, "record_align %u must be a power of two in 8..4096",
                     options->record_align);
     }
+    if (std::uint64_t{options->record_align} * 4 > options->ring_capacity) {
+        return fail(RS_ERR_INVALID_ARGUMENT, "record_align %u must be at most a quarter of ring_capacity %llu",
+                    options->record_align, static_cast<unsigned long long>(options->ring_capacity));
+    }
     if ((options->mode & ~0777u) != 0) {
         return fail(RS_ERR_INVALID_ARGUMENT, "mode 0%o has bits outside 0777", options->mode);
     }
@@ -331,6 +335,8 @@ rs_result Region::open(const char* name, const rs_region_options& options, Regio
         problem = "ring_count out of range";
     } else if (!is_power_of_two(header->record_align) || header->record_align < 8 || header->record_align > 4096) {
         problem = "record_align is not a power of two in 8..4096";
+    } else if (std::uint64_t{header->record_align} * 4 > header->ring_capacity) {
+        problem = "record_align exceeds a quarter of ring_capacity";
     } else if (layout::region_bytes(header->ring_count, header->ring_capacity) != bytes) {
         problem = "ring_count x ring_capacity does not match the mapping size";
     } else if (header->backing_kind != expected_backing) {

@@ -101,7 +101,7 @@ typedef struct rs_region_options {
     rs_backing backing;   /* default RS_BACKING_SHM */
     uint32_t ring_count;  /* rings in the region, 1..1024; default 1 (create only) */
     uint64_t ring_capacity; /* data bytes per ring, power of two, 4 KiB..1 GiB; default 1 MiB (create only) */
-    uint32_t record_align;  /* power of two, 8..4096; default 8 (create only) */
+    uint32_t record_align;  /* power of two, 8..4096, at most ring_capacity/4; default 8 (create only) */
     uint32_t mode;          /* permission bits; default 0600 (create only) */
     int32_t keep_on_destroy; /* creator keeps the name on destroy; default 0 (unlinks) */
     int32_t prefault;        /* touch every page at create/open; default 1 */
