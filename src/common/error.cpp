@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/alloc.hpp"
+#include "common/log.hpp"
 
 namespace ringside {
 namespace {
@@ -26,6 +27,12 @@ void record(rs_result code, int err, const char* format, va_list args) {
     }
 }
 
+// Failures are logged at debug (callers decide what is an error for them);
+// expected outcomes such as RS_BUSY never reach here as failures.
+void log_failure(rs_result code) {
+    if (log_level() >= LogLevel::kDebug) log(LogLevel::kDebug, "%s: %s", rs_result_name(code), t_message);
+}
+
 }  // namespace
 
 rs_result fail(rs_result code, const char* format, ...) {
@@ -33,6 +40,7 @@ rs_result fail(rs_result code, const char* format, ...) {
     va_start(args, format);
     record(code, 0, format, args);
     va_end(args);
+    log_failure(code);
     return code;
 }
 
@@ -41,6 +49,7 @@ rs_result fail_errno(rs_result code, int err, const char* format, ...) {
     va_start(args, format);
     record(code, err, format, args);
     va_end(args);
+    log_failure(code);
     return code;
 }
 

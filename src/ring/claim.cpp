@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/process.hpp"
 
 namespace ringside {
@@ -46,8 +47,13 @@ rs_result claim_role(const RingView& view, rs_role role, const char* region_name
         }
         // Free, or held by a dead process: take it. acq_rel: we see the
         // previous holder's writes and publish our claim.
+        const std::int32_t previous = holder;
         if (claim.pid.compare_exchange_strong(holder, self, std::memory_order_acq_rel, std::memory_order_acquire)) {
             claim.start_ticks.store(self_start_ticks(), std::memory_order_relaxed);
+            if (previous != 0) {
+                log(LogLevel::kWarn, "ring %u of region '%s': took over the %s role from dead process %d", index,
+                    region_name, role_name(role), previous);
+            }
             return RS_OK;
         }
     }

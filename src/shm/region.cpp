@@ -12,6 +12,7 @@
 
 #include "common/alloc.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/process.hpp"
 
 namespace ringside {
@@ -256,6 +257,9 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
     if (options.flush_interval_ms != 0) {
         if (rs_result r = region->start_flusher(options.flush_interval_ms); r != RS_OK) return abandon(r);
     }
+    log(LogLevel::kInfo, "created %s region '%s': %u ring(s) x %llu bytes, epoch %016llx", backing_name(options.backing),
+        name, options.ring_count, static_cast<unsigned long long>(options.ring_capacity),
+        static_cast<unsigned long long>(header->epoch));
     *out = region;
     return RS_OK;
 }
@@ -349,6 +353,8 @@ rs_result Region::open(const char* name, const rs_region_options& options, Regio
     if (options.flush_interval_ms != 0) {
         if (rs_result r = region->start_flusher(options.flush_interval_ms); r != RS_OK) return abandon(r);
     }
+    log(LogLevel::kInfo, "opened %s region '%s' created by pid %d", backing_name(options.backing), name,
+        header->creator_pid);
     *out = region;
     return RS_OK;
 }
