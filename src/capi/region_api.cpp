@@ -140,6 +140,15 @@ rs_result rs_region_stats_json(rs_region_t* handle, char** out_json) {
         .field("memory_locked", region->grants().memory_locked)
         .field("huge_pages", region->grants().huge_pages)
         .field("attached_users", std::uint64_t{region->attached_users.load(std::memory_order_relaxed)});
+    // The status block is written by whoever serves the region (the sidecar),
+    // maybe in another process: relaxed snapshots, for display only.
+    layout::StatusBlock& status = region->status();
+    auto load32 = [](auto& field) { return std::atomic_ref(field).load(std::memory_order_relaxed); };
+    json.field("sidecar_state", std::uint64_t{load32(status.sidecar_state)})
+        .field("sidecar_pid", std::int64_t{load32(status.sidecar_pid)})
+        .field("commands_processed", load32(status.commands_processed))
+        .field("events_emitted", load32(status.events_emitted))
+        .field("sidecar_last_error", std::int64_t{load32(status.last_error)});
     *out_json = json.finish();
     if (*out_json == nullptr) return fail(RS_ERR_NO_MEMORY, "rs_region_stats_json: out of memory");
     return RS_OK;
