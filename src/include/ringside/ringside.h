@@ -233,3 +233,5 @@ RS_API rs_result rs_ring_stats_json(rs_ring_t *ring, char **out_json);
 #endif
 
 #endif /* RINGSIDE_RINGSIDE_H */
+
+#include "ringside/sidecar.h" /* wait strategies, the sidecar worker, the host v-table */
