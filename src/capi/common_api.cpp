@@ -22,6 +22,11 @@ RingTable& ring_table() {
     return table;
 }
 
+SidecarTable& sidecar_table() {
+    static SidecarTable table;
+    return table;
+}
+
 Region* region_from(const rs_region_t* handle, const char* function) {
     Region* region = region_table().lookup(handle);
     if (region == nullptr) fail(RS_ERR_INVALID_ARGUMENT, "%s: region handle is NULL, invalid or destroyed", function);

@@ -8,6 +8,7 @@
 #include "ring/producer.hpp"
 #include "ringside/ringside.h"
 #include "shm/region.hpp"
+#include "wait/wait_config.hpp"
 
 namespace ringside {
 
@@ -19,19 +20,37 @@ struct RingHandle {
     // from the fields above that any thread may read.
     alignas(layout::kFalseSharingRange) Producer producer;
     alignas(layout::kFalseSharingRange) Consumer consumer;
+    // How this side waits (rs_ring_*_wait) and wakes its peer after a
+    // commit or release (src/wait/park.hpp). Read on every commit/release.
+    WaitConfig wait;
 };
+
+// Wakes the peer of `ring` if it is parked, after this side published
+// (commit: the data words; release: the space words).
+inline void notify_peer(RingHandle& ring) {
+    if (ring.role == RS_ROLE_PRODUCER) {
+        notify(data_words(*ring.producer.view().control), ring.wait.peer());
+    } else {
+        notify(space_words(*ring.consumer.view().control), ring.wait.peer());
+    }
+}
+
+class Sidecar;
 
 inline constexpr std::uint32_t kMaxRegionHandles = 4096;
 inline constexpr std::uint32_t kMaxRingHandles = 65536;
+inline constexpr std::uint32_t kMaxSidecarHandles = 1024;
 
 using RegionTable = HandleTable<Region, kMaxRegionHandles, 0xA1>;
 using RingTable = HandleTable<RingHandle, kMaxRingHandles, 0xB3>;
+using SidecarTable = HandleTable<Sidecar, kMaxSidecarHandles, 0xC5>;
 
 RegionTable& region_table();
 // Serialises handle creation and destruction that changes a region's users
 // (never taken on the hot path).
 std::mutex& lifecycle_mutex();
 RingTable& ring_table();
+SidecarTable& sidecar_table();
 
 // Looks up a handle or records RS_ERR_INVALID_ARGUMENT naming `function`.
 Region* region_from(const rs_region_t* handle, const char* function);

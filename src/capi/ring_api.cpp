@@ -47,6 +47,13 @@ RingHandle* side_from(const rs_ring_t* handle, rs_role role, const char* functio
     return ring;
 }
 
+// After a successful commit (producer) or release (consumer), wakes the
+// peer if it is parked: no syscall unless it is (src/wait/park.hpp).
+RingStatus published(RingHandle& ring, RingStatus status) {
+    if (status == RingStatus::kOk) notify_peer(ring);
+    return status;
+}
+
 // Counters and positions of ring `index`, written by the two sides: a
 // snapshot read with relaxed loads, never trusted for anything but display.
 rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role, char** out_json,
@@ -159,7 +166,7 @@ rs_result rs_ring_reserve(rs_ring_t* handle, size_t length, void** out_data) {
 rs_result rs_ring_commit(rs_ring_t* handle) {
     RingHandle* ring = side_from(handle, RS_ROLE_PRODUCER, "rs_ring_commit");
     if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    return ring_result(ring->producer.commit(), *ring, "rs_ring_commit");
+    return ring_result(published(*ring, ring->producer.commit()), *ring, "rs_ring_commit");
 }
 
 rs_result rs_ring_write(rs_ring_t* handle, const void* data, size_t length) {
@@ -167,7 +174,8 @@ rs_result rs_ring_write(rs_ring_t* handle, const void* data, size_t length) {
     if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
     if (data == nullptr && length != 0) return fail(RS_ERR_INVALID_ARGUMENT, "rs_ring_write: data is NULL");
     if (length > UINT32_MAX) return ring_result(RingStatus::kTooLarge, *ring, "rs_ring_write");
-    return ring_result(ring->producer.try_write(data, static_cast<std::uint32_t>(length)), *ring, "rs_ring_write");
+    return ring_result(published(*ring, ring->producer.try_write(data, static_cast<std::uint32_t>(length))), *ring,
+                       "rs_ring_write");
 }
 
 rs_result rs_ring_peek(rs_ring_t* handle, rs_record* out) {
@@ -202,7 +210,7 @@ rs_result rs_ring_peek_batch(rs_ring_t* handle, rs_record* out, size_t max, size
 rs_result rs_ring_release(rs_ring_t* handle) {
     RingHandle* ring = side_from(handle, RS_ROLE_CONSUMER, "rs_ring_release");
     if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    return ring_result(ring->consumer.release(), *ring, "rs_ring_release");
+    return ring_result(published(*ring, ring->consumer.release()), *ring, "rs_ring_release");
 }
 
 rs_result rs_ring_read(rs_ring_t* handle, void* buffer, size_t capacity, size_t* length) {
@@ -218,7 +226,7 @@ rs_result rs_ring_read(rs_ring_t* handle, void* buffer, size_t capacity, size_t*
                     buffer == nullptr ? std::size_t{0} : capacity);
     }
     if (span.length != 0) std::memcpy(buffer, span.data, span.length);
-    return ring_result(ring->consumer.release(), *ring, "rs_ring_read");
+    return ring_result(published(*ring, ring->consumer.release()), *ring, "rs_ring_read");
 }
 
 rs_result rs_ring_read_alloc(rs_ring_t* handle, void** out_buffer, size_t* length) {
@@ -235,7 +243,7 @@ rs_result rs_ring_read_alloc(rs_ring_t* handle, void** out_buffer, size_t* lengt
     void* copy = counted_malloc(span.length);
     if (copy == nullptr) return fail(RS_ERR_NO_MEMORY, "rs_ring_read_alloc: cannot allocate %u bytes", span.length);
     if (span.length != 0) std::memcpy(copy, span.data, span.length);
-    const rs_result released = ring_result(ring->consumer.release(), *ring, "rs_ring_read_alloc");
+    const rs_result released = ring_result(published(*ring, ring->consumer.release()), *ring, "rs_ring_read_alloc");
     if (released != RS_OK) {
         counted_free(copy);
         return released;
