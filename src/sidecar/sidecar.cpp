@@ -364,12 +364,18 @@ void Sidecar::emit(const void* data, std::size_t length) {
 
 void Sidecar::finish() {
     if (worker_failed_.load(std::memory_order_relaxed)) return;
-    // Drain: everything committed before the ring looked empty is processed.
-    while (!abandoned() && !discarding() && do_work() != 0) {
+    // "Already in the ring" = committed before this point: a host that keeps
+    // writing cannot keep the worker draining (or discarding) forever.
+    // acquire: pairs with nothing stronger than the producer's relaxed store;
+    // records not yet visible simply end the loops early.
+    const std::uint64_t end =
+        std::atomic_ref<std::uint64_t>(command_view_.control->write_position).load(std::memory_order_acquire);
+    // Drain: process them.
+    while (!abandoned() && !discarding() && consumer_.cursor() < end && do_work() != 0) {
     }
-    // Discard (or what is left after an abandoned drain): release unprocessed.
+    // Discard (or what an abandoned drain left): release them unprocessed.
     std::uint64_t discarded = 0;
-    for (;;) {
+    while (consumer_.cursor() < end) {
         std::uint32_t count = 0;
         if (consumer_.peek_batch(std::span<RecordSpan>(spans_, options_.batch), count) != RingStatus::kOk) break;
         discarded += count;
