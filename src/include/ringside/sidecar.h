@@ -229,7 +229,8 @@ typedef enum rs_sched_policy {
 } rs_sched_policy;
 
 typedef enum rs_on_refused {
-    RS_REFUSED_FAIL = 1,     /* rs_sidecar_start fails with RS_ERR_PERMISSION naming what was refused */
+    RS_REFUSED_FAIL = 1,     /* rs_sidecar_start fails naming what was refused: RS_ERR_PERMISSION
+                                (EPERM), RS_ERR_INVALID_ARGUMENT (e.g. a CPU that does not exist) */
     RS_REFUSED_DOWNGRADE = 2 /* continue with what the OS granted and record the downgrade */
 } rs_on_refused;
 
@@ -272,10 +273,13 @@ RS_API rs_result rs_sidecar_create(rs_region_t *region, const rs_sidecar_options
 
 /* Starts the worker thread: copies `vtable` (required for RS_DELIVER_VTABLE,
  * may be NULL for RS_DELIVER_RING), applies the scheduling options inside the
- * new thread and waits until it reports what the OS granted. RS_ERR_PERMISSION
- * if the OS refused and on_refused is RS_REFUSED_FAIL (no thread is left
- * running); RS_BUSY if already running or stopping. A stopped or failed
- * sidecar may be started again. Any thread, not concurrently with destroy. */
+ * new thread and waits until it reports what the OS granted. If the OS
+ * refused and on_refused is RS_REFUSED_FAIL: RS_ERR_PERMISSION or
+ * RS_ERR_INVALID_ARGUMENT, state FAILED, no thread left running. RS_BUSY if
+ * already running or stopping. RS_TIMEOUT if the thread did not report
+ * within start_timeout_ms (state STOPPING: call rs_sidecar_stop). A stopped
+ * or failed sidecar may be started again. Any thread, not concurrently with
+ * destroy. */
 RS_API rs_result rs_sidecar_start(rs_sidecar_t *sidecar, const rs_host_vtable *vtable);
 
 typedef enum rs_stop_mode {
