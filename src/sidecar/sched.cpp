@@ -138,7 +138,14 @@ rs_result apply_sched(const SchedRequest& request, rs_sidecar_sched& granted) {
     read_back_sched(tid, granted);
     if (granted.refused_errno == 0) return RS_OK;
     if (request.on_refused == RS_REFUSED_FAIL) {
-        return fail(RS_ERR_PERMISSION, "the OS refused the sidecar's scheduling request: %s", granted.refused);
+        // EPERM/EACCES: not allowed (no CAP_SYS_NICE, RLIMIT_RTPRIO, cgroup);
+        // anything else (EINVAL: no such CPU) is a request the OS cannot meet.
+        const bool permission = granted.refused_errno == EPERM || granted.refused_errno == EACCES;
+        return fail(permission ? RS_ERR_PERMISSION : RS_ERR_INVALID_ARGUMENT,
+                    "the OS refused the sidecar's scheduling request: %s%s", granted.refused,
+                    permission ? " (needs CAP_SYS_NICE or a raised RLIMIT_RTPRIO/RLIMIT_NICE; or set on_refused to "
+                                 "RS_REFUSED_DOWNGRADE)"
+                               : "");
     }
     granted.downgraded = 1;
     return RS_OK;
