@@ -171,8 +171,9 @@ TEST_F(raii_Region, MovedFromObjectsHoldNothingAndDestroyNothing) {
         EXPECT_EQ(a.get(), nullptr);  // NOLINT(bugprone-use-after-move)
         EXPECT_EQ(b.get(), nullptr);  // NOLINT(bugprone-use-after-move)
         EXPECT_EQ(c.get(), handle);
-        c = std::move(c);  // self-move keeps the handle
-        EXPECT_EQ(c.get(), handle);
+        Region& same = c;  // a self-move, through a reference: compilers warn on a visible one
+        c = std::move(same);
+        EXPECT_EQ(c.get(), handle) << "a self-move keeps the handle";
         EXPECT_TRUE(exists(shm));
     }
     // A second rs_region_destroy of the same handle would have set RS_ERR_INVALID_ARGUMENT.
