@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -194,6 +195,49 @@ bool inside_a_mapping_of(const std::string& path, const void* pointer, std::size
         if (address >= start && address + length <= end) return true;
     }
     return false;
+}
+
+SmapsEntry smaps_of(std::uintptr_t start) {
+    SmapsEntry entry;
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "%zx-", start);
+    while (std::getline(smaps, line)) {
+        if (!entry.found) {
+            entry.found = line.rfind(prefix, 0) == 0;
+            continue;
+        }
+        unsigned long long kib = 0;
+        if (std::sscanf(line.c_str(), "Rss: %llu kB", &kib) == 1) entry.rss_bytes = kib * 1024;
+        if (std::sscanf(line.c_str(), "Locked: %llu kB", &kib) == 1) entry.locked_bytes = kib * 1024;
+        if (line.rfind("VmFlags:", 0) == 0) {
+            entry.vm_flags = line.substr(8);
+            break;  // the last field of an entry
+        }
+    }
+    return entry;
+}
+
+std::size_t resident_pages(std::uintptr_t start, std::size_t length) {
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> pages((length + page - 1) / page);
+    if (::mincore(reinterpret_cast<void*>(start), length, pages.data()) != 0) {
+        ADD_FAILURE() << "mincore: " << std::strerror(errno);
+        return 0;
+    }
+    return static_cast<std::size_t>(std::count_if(pages.begin(), pages.end(), [](unsigned char v) { return (v & 1) != 0; }));
+}
+
+int threads_named(const std::string& name) {
+    int count = 0;
+    std::error_code error;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
+        std::ifstream comm(task.path() / "comm");
+        std::string text;
+        if (std::getline(comm, text) && text == name) ++count;
+    }
+    return count;
 }
 
 bool poke_file(const std::string& path, std::uint64_t offset, const void* value, std::size_t bytes) {

@@ -102,6 +102,19 @@ private:
 std::vector<std::pair<std::uintptr_t, std::uintptr_t>> mappings_of(const std::string& path);
 bool inside_a_mapping_of(const std::string& path, const void* pointer, std::size_t length);
 
+// What /proc/self/smaps says about the mapping that starts at `start`.
+struct SmapsEntry {
+    bool found = false;
+    std::uint64_t rss_bytes = 0;     // pages mapped into this process
+    std::uint64_t locked_bytes = 0;  // mlock'ed
+    std::string vm_flags;            // e.g. "rd wr sh mr mw me ms lo hg"
+};
+SmapsEntry smaps_of(std::uintptr_t start);
+// Pages of [start, start + length) resident in memory, by mincore().
+std::size_t resident_pages(std::uintptr_t start, std::size_t length);
+// Threads of this process whose name (/proc/self/task/*/comm) is `name`.
+int threads_named(const std::string& name);
+
 // Overwrites `bytes` bytes at `offset` of a file.
 bool poke_file(const std::string& path, std::uint64_t offset, const void* value, std::size_t bytes);
 
