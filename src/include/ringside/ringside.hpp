@@ -16,10 +16,12 @@
 //    empty std::optional.
 //  - Every handle class is move-only. A destructor is noexcept and calls the
 //    C destroy function once; a moved-from object holds nothing and destroys
-//    nothing. Destroy in the order sidecar, rings, region: declare them in the
-//    opposite order, so C++ destroys them right. A region whose rings are
-//    still alive cannot be destroyed (RS_BUSY): its destructor then leaves it
-//    mapped until the process exits; close() throws instead.
+//    nothing. Destroy in the order sidecar, rings, region: declare them in
+//    creation order (region, rings, sidecar) and C++ destroys them right. A
+//    region whose rings are still alive cannot be destroyed (RS_BUSY): its
+//    destructor then leaves it mapped until the process exits; close() throws.
+//    A Sidecar's destructor stops it (RS_STOP_DISCARD) before destroying it:
+//    declare it after whatever its v-table uses.
 //  - Thread contracts are those of the C API: a ring object is used by one
 //    thread at a time; Region, Sidecar and SidecarHost's control functions
 //    (start, stop) from any thread.
@@ -359,6 +361,8 @@ public:
 
     // Starts the thread. The caller keeps `vtable`'s functions and user
     // pointer valid until stop() returns true (NULL is fine for RING delivery).
+    // Every result but RS_OK throws, RS_TIMEOUT included: the thread did not
+    // report in time and may still exist, so stop() (or the destructor) joins it.
     void start(const rs_host_vtable* vtable) {
         if (const rs_result r = rs_sidecar_start(get(), vtable); r != RS_OK) detail::raise(r, "rs_sidecar_start");
     }
@@ -487,8 +491,9 @@ public:
     ~SidecarHost() {
         if (!sidecar_) return;  // moved from
         const rs_result stopped = rs_sidecar_stop(sidecar_.get(), RS_STOP_DISCARD, detail::timeout_ns(stop_timeout_));
-        if (stopped == RS_TIMEOUT) {
-            // A callback still runs and uses State and the region: leak them (see above).
+        if (stopped != RS_OK) {
+            // Not joined (timed out, or destroyed from inside one of its own
+            // callbacks): a callback may still use State and the region, so leak them.
             (void)sidecar_.release_handle();
             (void)events_.release_handle();
             (void)commands_.release_handle();
