@@ -33,8 +33,8 @@ rs_result validate_sidecar_options(const rs_sidecar_options& options) {
                     "rs_sidecar_options_init",
                     kFunction, options.struct_size, options.check);
     }
-    if (options.delivery != RS_DELIVER_VTABLE && options.delivery != RS_DELIVER_RING) {
-        return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown delivery %d", kFunction, static_cast<int>(options.delivery));
+    if (const int delivery = raw_enum(options.delivery); delivery != RS_DELIVER_VTABLE && delivery != RS_DELIVER_RING) {
+        return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown delivery %d", kFunction, delivery);
     }
     if (options.max_event_bytes == 0 || options.max_event_bytes > kMaxEventBytes) {
         return fail(RS_ERR_INVALID_ARGUMENT, "%s: max_event_bytes %u outside 1..%u", kFunction,

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "wait/wait_config.hpp"
 
 namespace ringside {
 namespace {
@@ -59,7 +60,9 @@ const char* os_policy_name(int policy) {
 }
 
 rs_result validate_sched(const rs_sidecar_options& options, const char* function) {
-    switch (options.policy) {
+    const int policy = raw_enum(options.policy);
+    const int on_refused = raw_enum(options.on_refused);
+    switch (policy) {
         case RS_SCHED_INHERIT: break;
         case RS_SCHED_OTHER:
             if (options.nice < -20 || options.nice > 19) {
@@ -77,12 +80,10 @@ rs_result validate_sched(const rs_sidecar_options& options, const char* function
             break;
         }
         default:
-            return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown scheduling policy %d", function,
-                        static_cast<int>(options.policy));
+            return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown scheduling policy %d", function, policy);
     }
-    if (options.on_refused != RS_REFUSED_FAIL && options.on_refused != RS_REFUSED_DOWNGRADE) {
-        return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown on_refused %d", function,
-                    static_cast<int>(options.on_refused));
+    if (on_refused != RS_REFUSED_FAIL && on_refused != RS_REFUSED_DOWNGRADE) {
+        return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown on_refused %d", function, on_refused);
     }
     if (::memchr(options.thread_name, 0, sizeof options.thread_name) == nullptr) {
         return fail(RS_ERR_INVALID_ARGUMENT, "%s: thread_name must be NUL-terminated within 16 bytes", function);

@@ -23,8 +23,9 @@ rs_result validate_wait_strategy(const rs_wait_strategy* options, const char* fu
                     "%s: rs_wait_strategy not initialised (struct_size %u, check 0x%x): call rs_wait_strategy_init",
                     function, options->struct_size, options->check);
     }
-    if (options->kind < RS_WAIT_BUSY_SPIN || options->kind > RS_WAIT_HYBRID) {
-        return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown wait kind %d", function, static_cast<int>(options->kind));
+    const int kind = raw_enum(options->kind);
+    if (kind < RS_WAIT_BUSY_SPIN || kind > RS_WAIT_HYBRID) {
+        return fail(RS_ERR_INVALID_ARGUMENT, "%s: unknown wait kind %d", function, kind);
     }
     if (options->sleep_ns == 0 || options->sleep_ns > 1'000'000'000ull) {
         return fail(RS_ERR_INVALID_ARGUMENT, "%s: sleep_ns %llu outside 1..1000000000", function,

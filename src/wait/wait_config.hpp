@@ -34,6 +34,16 @@ private:
     PeerWake peer_{};
 };
 
+// The integer a caller stored in a C enum field, read without loading the
+// enum type (a value outside the enum's range is then not undefined).
+template <typename Enum>
+int raw_enum(const Enum& field) {
+    static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
+    int value = 0;
+    __builtin_memcpy(&value, &field, sizeof value);
+    return value;
+}
+
 // Checks an rs_wait_strategy without taking it.
 rs_result validate_wait_strategy(const rs_wait_strategy* options, const char* function);
 
