@@ -247,8 +247,12 @@ typedef struct rs_sidecar_options {
     uint32_t reserved0;
     rs_process_fn processor;       /* NULL = rs_processor_echo */
     void *processor_user;          /* passed last to `processor` */
-    rs_wait_strategy command_wait; /* how the sidecar waits for commands; its peer is the host's producer */
-    rs_wait_strategy event_wait;   /* how it waits for room in the event ring; its peer is the host's consumer */
+    /* How the sidecar waits for commands; its peer is the host's producer on
+     * command_ring (that handle's strategy names the sidecar's class: with
+     * RS_WAIT_EVENTFD here, pass the same eventfd as its peer_eventfd). */
+    rs_wait_strategy command_wait;
+    /* How it waits for room in the event ring; its peer is the host's consumer. */
+    rs_wait_strategy event_wait;
     rs_sched_policy policy;        /* default RS_SCHED_INHERIT */
     int32_t priority;              /* FIFO/RR: 1..99 */
     int32_t nice;                  /* OTHER: -20..19 */
