@@ -564,3 +564,72 @@ TEST(SidecarAllocation, CreateAndDestroyLeaveTheCounterWhereItWas) {
 }
 
 }  // namespace
+
+// ---- every wait strategy on the sidecar's side ----------------------------------------
+
+namespace {
+
+class SidecarWaits : public ::testing::TestWithParam<rs_wait_kind> {};
+
+TEST_P(SidecarWaits, TheWorkerServesCommandsAndStopsPromptlyUnderEveryStrategy) {
+    const rs_wait_kind kind = GetParam();
+    const bool parks = kind == RS_WAIT_FUTEX || kind == RS_WAIT_EVENTFD || kind == RS_WAIT_HYBRID;
+    rstest::Scratch scratch;
+    RegionPtr region;
+    ASSERT_EQ(rstest::create_region(scratch.shm_name("waits"), rstest::region_options(RS_BACKING_SHM, 4096, 2),
+                                    region),
+              RS_OK);
+    int command_fd = -1, space_fd = -1;  // the sidecar parks on one, the host producer on the other
+    if (kind == RS_WAIT_EVENTFD) {
+        ASSERT_EQ(rs_eventfd_create(&command_fd), RS_OK);
+        ASSERT_EQ(rs_eventfd_create(&space_fd), RS_OK);
+    }
+    rs_wait_strategy host;
+    rs_wait_strategy_init(&host, kind);
+    host.sleep_ns = 20'000;
+    host.peer_may_park = parks ? 1 : 0;
+    host.eventfd = space_fd;
+    host.peer_eventfd = command_fd;
+    RingPtr commands;
+    ASSERT_EQ(rstest::create_ring(region.get(), 0, RS_ROLE_PRODUCER, commands), RS_OK);
+    ASSERT_EQ(rs_ring_set_wait_strategy(commands.get(), &host), RS_OK) << rs_last_error_message();
+    rs_sidecar_options options;
+    rs_sidecar_options_init(&options);
+    rs_wait_strategy_init(&options.command_wait, kind);
+    options.command_wait.sleep_ns = 20'000;
+    options.command_wait.peer_may_park = parks ? 1 : 0;
+    options.command_wait.eventfd = command_fd;
+    options.command_wait.peer_eventfd = space_fd;
+    rs_sidecar_t* sidecar = nullptr;
+    ASSERT_EQ(rs_sidecar_create(region.get(), &options, &sidecar), RS_OK) << rs_last_error_message();
+    if (command_fd >= 0) ::close(command_fd);  // the library holds its own copies
+    if (space_fd >= 0) ::close(space_fd);
+    Host seen;
+    const rs_host_vtable vt = vtable_for(seen);
+    ASSERT_EQ(rs_sidecar_start(sidecar, &vt), RS_OK);
+    // 64-byte commands through a 4 KiB ring: the host waits for room too.
+    std::uint8_t command[64] = {};
+    for (std::uint64_t i = 1; i <= 5000; ++i) {
+        std::memcpy(command, &i, sizeof i);
+        ASSERT_EQ(rs_ring_write_wait(commands.get(), command, sizeof command, kWaitNs), RS_OK) << i;
+    }
+    const std::uint64_t deadline = ringside::deadline_after(kWaitNs);
+    while (seen.events.load() < 5000 && ringside::monotonic_ns() < deadline) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    EXPECT_EQ(seen.events.load(), 5000u);
+    EXPECT_EQ(seen.last_value.load(), 5000u);
+    // Idle now (parked, sleeping or spinning): stop must wake it at once.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::uint64_t begin = ringside::monotonic_ns();
+    EXPECT_EQ(rs_sidecar_stop(sidecar, RS_STOP_DRAIN, kStopNs), RS_OK);
+    EXPECT_LT(ringside::monotonic_ns() - begin, 50'000'000u) << "stop waited for an idle slice instead of a kick";
+    EXPECT_EQ(rs_sidecar_destroy(sidecar), RS_OK);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, SidecarWaits,
+                         ::testing::Values(RS_WAIT_BUSY_SPIN, RS_WAIT_SPIN_PAUSE, RS_WAIT_YIELD, RS_WAIT_SLEEP,
+                                           RS_WAIT_FUTEX, RS_WAIT_EVENTFD, RS_WAIT_HYBRID),
+                         [](const auto& info) { return std::string(rs_wait_kind_name(info.param)); });
+
+}  // namespace
