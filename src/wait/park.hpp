@@ -85,6 +85,10 @@ struct PeerWake {
     int eventfd = -1;      // the peer parks on this eventfd; -1: on the futex
 };
 
+static_assert(std::atomic_ref<std::uint32_t>::required_alignment <= 4 &&
+                  std::atomic_ref<std::uint32_t>::is_always_lock_free,
+              "the futex words are 4-byte aligned u32 in shared memory: atomic_ref must be lock-free on them");
+
 // One direction's pair of words in a ring's notify line.
 struct NotifyWords {
     std::uint32_t* sequence = nullptr;
