@@ -61,12 +61,13 @@ def candidates():
         return  # an explicit choice is never silently replaced
     for path, sanitizer in build_tree_candidates():
         if sanitizer != "none":
-            yield str(path), None if not path.exists() else f"skipped: a {sanitizer} build (set {ENV_VAR})"
+            yield str(path), None if not path.exists() else (
+                f"skipped: built with RINGSIDE_SANITIZER={sanitizer} (set {ENV_VAR} and preload its runtime)")
             continue
         yield str(path), str(path)
     found = ctypes.util.find_library("ringside")
     yield "ctypes.util.find_library('ringside')", found
-    for directory in (*INSTALL_DIRS, os.path.join(sys.prefix, "lib")):
+    for directory in dict.fromkeys((*INSTALL_DIRS, os.path.join(sys.prefix, "lib"))):
         yield os.path.join(directory, "libringside.so"), os.path.join(directory, "libringside.so")
     yield f"dlopen('{SONAME}') (LD_LIBRARY_PATH, ld.so.cache)", SONAME
 
@@ -75,13 +76,28 @@ def _try_load(how):
     if how is None:
         return None, "not found"
     if how.startswith("skipped:"):
-        return None, how[len("skipped: "):]
+        return None, how
     if os.sep in how and not os.path.exists(how):
         return None, "not found"
+    if os.sep in how and _needs_asan_preload(how):
+        return None, ("built with AddressSanitizer, whose runtime is not loaded (dlopen would abort the "
+                      "process): run with LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0")
     try:
         return ctypes.CDLL(how, mode=os.RTLD_NOW | os.RTLD_LOCAL), None
     except OSError as error:
         return None, f"dlopen failed: {error}"
+
+
+def _needs_asan_preload(path):
+    """True if the library links libasan and the ASan runtime is not in this process yet."""
+    try:
+        with open(path, "rb") as library:
+            if b"libasan.so" not in library.read():
+                return False
+        with open("/proc/self/maps") as maps:
+            return "libasan.so" not in maps.read()
+    except OSError:
+        return False
 
 
 def load(path=None):
@@ -102,10 +118,25 @@ def load(path=None):
             if lib is not None:
                 from . import _api  # declares every prototype; fails on a library that lacks one
                 _api.declare(lib)
-                _loaded = (lib, getattr(lib, "_name", how))
+                _loaded = (lib, _resolved_path(how))
                 return _loaded
             searched.append((place, why))
         raise LibraryNotFoundError(searched)
+
+
+def _resolved_path(how):
+    """The file dlopen loaded for `how` (a path or a bare name), read back from /proc/self/maps."""
+    if os.sep in how:
+        return os.path.abspath(how)
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(maxsplit=5)[-1].strip()
+                if os.path.basename(path).startswith("libringside.so"):
+                    return path
+    except OSError:
+        pass
+    return how
 
 
 def lib():

@@ -383,7 +383,8 @@ class Sidecar(Owned):
         self.delivery = delivery
         self.stop_timeout = stop_timeout
         self._callbacks = callbacks
-        self._control = threading.Lock()  # start/stop, so a start cannot slip between a join and its cleanup
+        self._control = threading.Lock()  # guards _starts against a start between a join and its cleanup
+        self._starts = 0
 
     @staticmethod
     def _finalize(lib, handle, callbacks):
@@ -406,20 +407,28 @@ class Sidecar(Owned):
 
     def start(self):
         """Starts the worker thread with the v-table (BusyError if already running)."""
+        handle = self.handle
         with self._control:
-            result = self._lib.rs_sidecar_start(self.handle, ctypes.byref(self._callbacks.vtable))
-            if result != Result.OK:
-                raise error_for(self._lib, result, "rs_sidecar_start")
+            self._starts += 1  # before the thread exists: a concurrent stop must not clean up after it
+        result = self._lib.rs_sidecar_start(handle, ctypes.byref(self._callbacks.vtable))
+        if result != Result.OK:
+            raise error_for(self._lib, result, "rs_sidecar_start")
 
     def stop(self, mode=StopMode.DRAIN, timeout=DEFAULT_STOP_TIMEOUT):
         """Stops and joins the worker: True when no callback will run again, False on timeout
-        (a callback has not returned; call stop again)."""
+        (a callback has not returned; call stop again). Never from the sidecar's own callbacks
+        (InvalidArgumentError)."""
+        handle = self.handle
+        starts = self._starts
+        result = self._lib.rs_sidecar_stop(handle, _enum(StopMode, mode), timeout_ns(timeout))
+        if check(self._lib, result, "rs_sidecar_stop") != Result.OK:
+            return False
+        # No Python lock is held across the join (a callback calling stop would
+        # wait for it); a start since we began means a new thread: clean later.
         with self._control:
-            result = self._lib.rs_sidecar_stop(self.handle, _enum(StopMode, mode), timeout_ns(timeout))
-            if check(self._lib, result, "rs_sidecar_stop") != Result.OK:
-                return False
-            self._callbacks.threads_joined()
-            return True
+            if self._starts == starts and self._callbacks is not None:
+                self._callbacks.threads_joined()
+        return True
 
     def stats(self):
         stats = rs_sidecar_stats()
