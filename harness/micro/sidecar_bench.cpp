@@ -23,12 +23,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ringside/ringside.h"
 #include "wait/clock.hpp"
@@ -79,6 +81,31 @@ bool spin_until(Done&& done) {
         }
     }
 }
+
+// Per-round-trip time that a preemption cannot drag: the loop reads the
+// clock once per kBatch round trips, and the reported `rt_median_ns` is the
+// median batch divided by kBatch. On a machine shared with other work (a
+// spinning side loses its CPU for whole time slices) the mean that Google
+// Benchmark reports swings by 10x; the median batch does not.
+class BatchClock {
+public:
+    static constexpr std::uint64_t kBatch = 64;
+    explicit BatchClock(std::int64_t iterations) { stamps_.reserve(static_cast<std::size_t>(iterations / kBatch) + 2); }
+    void tick() {
+        if (count_++ % kBatch == 0) stamps_.push_back(ringside::monotonic_ns());
+    }
+    void report(benchmark::State& state) {
+        if (stamps_.size() < 2) return;
+        std::vector<std::uint64_t> batches;
+        for (std::size_t i = 1; i < stamps_.size(); ++i) batches.push_back(stamps_[i] - stamps_[i - 1]);
+        std::nth_element(batches.begin(), batches.begin() + batches.size() / 2, batches.end());
+        state.counters["rt_median_ns"] = static_cast<double>(batches[batches.size() / 2]) / kBatch;
+    }
+
+private:
+    std::vector<std::uint64_t> stamps_;
+    std::uint64_t count_ = 0;
+};
 
 // ---- dispatch ---------------------------------------------------------------
 
@@ -149,7 +176,9 @@ void BM_CacheLineFloor(benchmark::State& state) {
     });
     pin(g_host_cpu);
     std::uint64_t sequence = 0;
+    BatchClock clock(state.max_iterations);
     for (auto _ : state) {
+        clock.tick();
         ++sequence;
         ping.value.store(sequence, std::memory_order_release);
         if (!spin_until([&] { return pong.value.load(std::memory_order_acquire) == sequence; })) {
@@ -157,6 +186,7 @@ void BM_CacheLineFloor(benchmark::State& state) {
             break;
         }
     }
+    clock.report(state);
     stop = true;
     ping.value.store(~std::uint64_t{0}, std::memory_order_release);
     b.join();
@@ -200,7 +230,9 @@ void BM_FutexFloor(benchmark::State& state) {
     pin(g_host_cpu);
     std::uint32_t sequence = 0;
     std::atomic<bool> never{false};
+    BatchClock clock(state.max_iterations);
     for (auto _ : state) {
+        clock.tick();
         const std::uint32_t old = sequence++;
         std::atomic_ref<std::uint32_t>(ping.value).store(sequence, std::memory_order_release);
         futex(&ping.value, FUTEX_WAKE, INT_MAX, nullptr);
@@ -209,6 +241,7 @@ void BM_FutexFloor(benchmark::State& state) {
             break;
         }
     }
+    clock.report(state);
     stop = true;
     std::atomic_ref<std::uint32_t>(ping.value).fetch_add(1);
     futex(&ping.value, FUTEX_WAKE, INT_MAX, nullptr);
@@ -283,7 +316,9 @@ void BM_Sidecar(benchmark::State& state, Row row) {
         host_wait.kind = futex_row ? ringside::WaitKind::kFutex : ringside::WaitKind::kBusySpin;
         std::uint64_t sequence = 0;
         std::uint64_t echoed = 0;
+        BatchClock clock(state.max_iterations);
         for (auto _ : state) {
+            clock.tick();
             ++sequence;
             if (rs_ring_write(commands, &sequence, sizeof sequence) != RS_OK) {
                 state.SkipWithError("command ring full");
@@ -308,6 +343,7 @@ void BM_Sidecar(benchmark::State& state, Row row) {
                 break;
             }
         }
+        clock.report(state);
         (void)rs_sidecar_stop(sidecar, RS_STOP_DISCARD, kPatienceNs);
     }
     if (sidecar != nullptr) (void)rs_sidecar_destroy(sidecar);
