@@ -252,7 +252,8 @@ void Sidecar::run() {
         futex_wake_all(&startup_word_);
         return;
     }
-    set_state(RS_SIDECAR_RUNNING);
+    // Not after a start that gave up waiting for us (it set STOPPING).
+    if (!stop_requested()) set_state(RS_SIDECAR_RUNNING);
     startup.store(static_cast<std::uint32_t>(Startup::kRunning), std::memory_order_release);
     futex_wake_all(&startup_word_);
 
