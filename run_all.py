@@ -32,7 +32,14 @@ PACKAGES = (
     "cmake", "make", "g++", "clang", "libclang-rt-14-dev",  # clang's TSan runtime
     "binutils", "valgrind", "libgtest-dev", "libbenchmark-dev", "libboost-dev",
     "nlohmann-json3-dev", "libcli11-dev", "libcap2-bin", "util-linux",
+    "python3-pytest",  # tests/python, run with /usr/bin/python3 (the interpreter apt's pytest is for)
 )
+# The Python host's pytest suite (tests/python) runs after these variants' ctest,
+# against build/<variant>/src/libringside.so; under asan with the ASan runtime
+# preloaded into the interpreter (leaks off: Python's own allocations are not
+# ours; the suite checks rs_debug_allocation_count instead).
+PYTEST_VARIANTS = ("release", "asan")
+PYTEST_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 BUDGET_MINUTES = 20  # whole test command, on 2 cores
 TEST_TIMEOUT_SECONDS = 300  # for any test without its own TIMEOUT
 
@@ -100,17 +107,19 @@ def echo(cmd, prefix=""):
     print(f"+ {prefix}{shlex.join(str(c) for c in cmd)}", flush=True)
 
 
-def run(cmd, deadline, capture=False):
+def run(cmd, deadline, capture=False, env=None):
     """Run cmd from the repo root until deadline; returns (returncode, output).
 
     returncode is None when the deadline killed it (or came before it started).
     With capture, output is shown as it comes and also returned for parsing.
+    env: variables to set for cmd (echoed before it).
     """
-    echo(cmd)
+    echo(cmd, "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items()))
     if time.monotonic() >= deadline:
         print("  not started: the time budget is spent", flush=True)
         return None, ""
     proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, start_new_session=True,
+                            env=dict(os.environ, **env) if env else None,
                             stdout=subprocess.PIPE if capture else None,
                             stderr=subprocess.STDOUT if capture else None,
                             text=True, errors="replace")
@@ -187,6 +196,49 @@ def show_memcheck_logs(variant):
             print(text.rstrip())
 
 
+# ---- pytest (the Python host) -------------------------------------------
+
+PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
+
+
+def pytest_command(variant):
+    """(command, environment changes) for tests/python against this variant's shared library."""
+    env = {"RINGSIDE_LIBRARY": str(ROOT / "build" / variant / "src" / "libringside.so")}
+    if variant == "asan":
+        runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                                 text=True).stdout.strip()
+        env["LD_PRELOAD"] = runtime
+        # Appended: a later option wins, so leak detection stays off whatever the caller set.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, (os.environ.get("ASAN_OPTIONS"), "detect_leaks=0")))
+        env["UBSAN_OPTIONS"] = ":".join(filter(None, (os.environ.get("UBSAN_OPTIONS"),
+                                                      "print_stacktrace=1:halt_on_error=1")))
+    cmd = [PYTEST_PYTHON, "-m", "pytest", "tests/python", "-q", "-rfE", "-p", "no:cacheprovider"]
+    return cmd, env
+
+
+def count_pytest(rc, output):
+    """(passed, failed, skipped, note) from pytest's last summary line and exit code.
+
+    Exit code 5 (no tests collected) means the wiring is broken: a failure.
+    A non-zero exit without a failed test counted (a crash, a collection or
+    usage error, the deadline) counts as one failure.
+    """
+    summary = [line for line in output.splitlines() if PYTEST_COUNT.search(line) and " in " in line]
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for number, kind in PYTEST_COUNT.findall(summary[-1] if summary else ""):
+        counts["failed" if kind.startswith("error") else kind] += int(number)
+    note = ""
+    if rc == 5:
+        note = "pytest collected no tests"
+    elif rc is None:
+        note = "pytest killed"
+    elif rc != 0 and counts["failed"] == 0:
+        note = f"pytest exited {rc}"
+    if note:
+        counts["failed"] += 1
+    return counts["passed"], counts["failed"], counts["skipped"], note
+
+
 def clear_memcheck_logs(variant):
     for log in (ROOT / "build" / variant / "Testing" / "Temporary").glob("MemoryChecker.*.log"):
         log.unlink()
@@ -196,7 +248,7 @@ def clear_memcheck_logs(variant):
 
 def new_result(variant, note=""):
     return {"variant": variant, "labels": ",".join(VARIANTS[variant]), "configure": "-",
-            "build": "-", "tests": "-", "passed": 0, "failed": 0, "skipped": 0,
+            "build": "-", "tests": "-", "pytest": "-", "passed": 0, "failed": 0, "skipped": 0,
             "seconds": 0.0, "ok": False, "note": note}
 
 
@@ -225,14 +277,27 @@ def test_variant(variant, args, deadline):
     if memcheck and rc != 0:
         show_memcheck_logs(variant)
     result["ok"] = rc == 0 and result["failed"] == 0
+    if variant in PYTEST_VARIANTS:
+        if args.filter:
+            result["pytest"] = "skipped (-k)"
+        else:
+            cmd, env = pytest_command(variant)
+            py_rc, py_output = run(cmd, deadline, capture=True, env=env)
+            passed, failed, skipped, note = count_pytest(py_rc, py_output)
+            result["pytest"] = step_status(py_rc)
+            result["passed"] += passed
+            result["failed"] += failed
+            result["skipped"] += skipped
+            result["note"] = note
+            result["ok"] = result["ok"] and py_rc == 0
     result["seconds"] = time.monotonic() - start
     return result
 
 
 def print_summary(results):
-    head = ("variant", "labels", "configure", "build", "tests", "passed", "failed",
+    head = ("variant", "labels", "configure", "build", "tests", "pytest", "passed", "failed",
             "skipped", "time", "note")
-    rows = [(r["variant"], r["labels"], r["configure"], r["build"], r["tests"],
+    rows = [(r["variant"], r["labels"], r["configure"], r["build"], r["tests"], r["pytest"],
              str(r["passed"]), str(r["failed"]), str(r["skipped"]),
              f"{r['seconds']:.0f}s", r["note"]) for r in results]
     widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]

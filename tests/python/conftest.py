@@ -3,15 +3,15 @@
 import gc
 import itertools
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "src" / "python"))
+import ringside_testing  # noqa: F401  (puts src/python on sys.path)
 
 import ringside  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
 
 _names = itertools.count()
 SHM_PREFIX = f"ringside-pytest.{os.getpid()}."
@@ -38,8 +38,14 @@ def _leftover_names():
 
 
 @pytest.fixture(autouse=True)
-def no_library_leaks():
-    """rs_debug_allocation_count and /dev/shm are back where they were after every test."""
+def no_library_leaks(request):
+    """rs_debug_allocation_count and /dev/shm are back where they were after every test of this directory.
+
+    Tests in subdirectories (other suites that share tests/python) are left alone.
+    """
+    if Path(str(request.fspath)).parent != HERE:
+        yield
+        return
     before = ringside.allocation_count()
     yield
     gc.collect()  # finalizers of objects a failing test dropped without closing
@@ -60,10 +66,3 @@ def region(shm_name):
 @pytest.fixture
 def lib():
     return ringside.lib()
-
-
-def clean_env():
-    """The environment for helper processes (cc, nm): without the ASan preload of the interpreter."""
-    env = dict(os.environ)
-    env.pop("LD_PRELOAD", None)
-    return env

@@ -759,3 +759,9 @@ def test_the_failure_path_of_each_function_fails_cleanly_with_a_message(c, funct
     check = globals().get(f"error_{function}")
     assert check is not None, f"no error_{function} in {__name__}"
     check(c)
+
+
+@pytest.mark.parametrize("header", sorted(_api.OPTIONAL_GROUPS))
+def test_the_functions_of_later_headers_are_declared_but_not_exercised_here_yet(header):
+    pytest.skip(f"{header}: declared and layout-checked by test_binding_drift.py; no Python wrapper or "
+                f"happy/failure-path test in this suite yet")

@@ -10,7 +10,7 @@ import pytest
 
 import ringside
 
-from conftest import ROOT
+from ringside_testing import ROOT
 
 
 def run_python(code, env_changes, cwd=None, package_root=ROOT / "src" / "python", drop=()):

@@ -439,3 +439,29 @@ def test_sidecar_host_cleans_up_what_it_made_when_construction_fails():
         SidecarHost(print, batch=5000)
     gc.collect()
     assert ringside.allocation_count() == before
+
+
+def test_a_running_sidecar_left_open_at_interpreter_exit_is_stopped_and_its_name_removed(shm_name):
+    import os
+    import subprocess
+    import textwrap
+
+    from ringside_testing import ROOT
+    script = textwrap.dedent(f"""
+        import sys, threading
+        sys.path.insert(0, {str(ROOT / "src" / "python")!r})
+        import ringside
+        seen = threading.Event()
+        host = ringside.SidecarHost(lambda data: seen.set(), name={shm_name!r})
+        host.start()
+        host.send(b"x", 1.0)
+        assert seen.wait(5)
+        for i in range(1000):
+            host.try_send(b"still queued")   # events keep arriving while the interpreter exits
+        print("exiting", flush=True)
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, RINGSIDE_LIBRARY=ringside.library_path()))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exiting" and "Traceback" not in proc.stderr
+    assert not os.path.exists("/dev/shm" + shm_name)

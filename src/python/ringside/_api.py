@@ -239,17 +239,92 @@ PROTOTYPES = {
 }
 
 
+# ---- tracer.h (arrived after this binding): declared and layout-checked only ----
+# The group is active when the loaded library exports it (all of it, or it is
+# drift); the drift tests also require it to match tracer.h whenever that
+# header exists. No Python classes wrap it yet.
+
+class TracerPolicy(enum.IntEnum):
+    DROP_NEWEST = 1
+    OVERWRITE_OLDEST = 2
+    WAIT = 3
+
+
+class TracerClock(enum.IntEnum):
+    TSC = 1
+    MONOTONIC = 2
+
+
+RS_TRACER_MAX_EVENT_ID = 0xFFFFFEFF
+
+
+class rs_tracer_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("check", c_uint32), ("backing", c_enum), ("lane_count", c_uint32),
+                ("rings_per_lane", c_uint32), ("mode", c_uint32), ("ring_capacity", c_uint64),
+                ("sink_dir", c_char_p), ("clock", c_enum), ("liveness_interval_ms", c_uint32),
+                ("open_existing", c_int32), ("keep_on_destroy", c_int32), ("prefault", c_int32),
+                ("sync_on_flush", c_int32)]
+
+
+class rs_tracer_agent_options(Structure):
+    _fields_ = [("struct_size", c_uint32), ("check", c_uint32), ("backing", c_enum), ("policy", c_enum),
+                ("wait_timeout_ns", c_uint64), ("lane", c_int32), ("prefault", c_int32)]
+
+
+_TRACER_PROTOTYPES = {
+    "rs_tracer_options_init": (None, [_P(rs_tracer_options)]),
+    "rs_tracer_controller_create": (c_enum, [c_char_p, _P(rs_tracer_options), _OUT_HANDLE]),
+    "rs_tracer_controller_start": (c_enum, [c_void_p]),
+    "rs_tracer_controller_stop": (c_enum, [c_void_p, c_uint64]),
+    "rs_tracer_controller_flush": (c_enum, [c_void_p, c_uint64]),
+    "rs_tracer_controller_poll": (c_enum, [c_void_p, _P(c_uint32)]),
+    "rs_tracer_controller_destroy": (c_enum, [c_void_p]),
+    "rs_tracer_controller_stats_json": (c_enum, [c_void_p, _OUT_STRING]),
+    "rs_tracer_inspect_json": (c_enum, [c_char_p, c_enum, _OUT_STRING]),
+    "rs_tracer_agent_options_init": (None, [_P(rs_tracer_agent_options)]),
+    "rs_tracer_open": (c_enum, [c_char_p, _P(rs_tracer_agent_options), _OUT_HANDLE]),
+    "rs_tracer_close": (c_enum, [c_void_p]),
+    "rs_tracer_emit": (c_enum, [c_void_p, c_uint32, c_void_p, c_size_t]),
+    "rs_tracer_reserve": (c_enum, [c_void_p, c_uint32, c_size_t, _P(c_void_p)]),
+    "rs_tracer_commit": (c_enum, [c_void_p]),
+    "rs_tracer_mark": (c_enum, [c_void_p]),
+    "rs_tracer_flush": (c_enum, [c_void_p]),
+    "rs_tracer_max_payload": (c_enum, [c_void_p, _P(c_size_t)]),
+    "rs_tracer_agent_lane": (c_enum, [c_void_p, _P(c_uint32)]),
+    "rs_tracer_agent_stats_json": (c_enum, [c_void_p, _OUT_STRING]),
+}
+
+# Optional groups, by header: what the binding mirrors of it.
+OPTIONAL_GROUPS = {
+    "tracer.h": {"prototypes": _TRACER_PROTOTYPES, "structs": (rs_tracer_options, rs_tracer_agent_options),
+                 "enums": {TracerPolicy: "RS_TRACER_", TracerClock: "RS_TRACER_CLOCK_"},
+                 "defines": ("RS_TRACER_MAX_EVENT_ID",)},
+}
+CORE_HEADERS = ("ringside.h", "sidecar.h")
+
+
+def active_groups(lib):
+    """The optional groups the loaded library exports (AttributeError if it exports only part of one)."""
+    active = []
+    for header, group in OPTIONAL_GROUPS.items():
+        present = [name for name in group["prototypes"] if hasattr(lib, name)]
+        if present and len(present) != len(group["prototypes"]):
+            missing = sorted(set(group["prototypes"]) - set(present))
+            raise AttributeError(f"ringside: the library exports part of {header}'s API but not {missing}")
+        if present:
+            active.append(header)
+    return active
+
+
 def declare(lib):
     """Sets restype/argtypes of every prototype on `lib` (AttributeError names a missing symbol)."""
-    for name, (restype, argtypes) in PROTOTYPES.items():
+    prototypes = dict(PROTOTYPES)
+    for header in active_groups(lib):
+        prototypes.update(OPTIONAL_GROUPS[header]["prototypes"])
+    for name, (restype, argtypes) in prototypes.items():
         try:
             function = getattr(lib, name)
         except AttributeError:
             raise AttributeError(f"ringside: the loaded library has no {name}: it is older than this binding") from None
         function.restype = restype
         function.argtypes = argtypes
-
-
-# Zero-copy views: a memoryview over library memory (see _views.py).
-PyBUF_READ = 0x100
-PyBUF_WRITE = 0x200
