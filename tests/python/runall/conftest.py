@@ -1,13 +1,8 @@
 """pytest setup for run_all.py's own tests: the runall package on sys.path, no library needed."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "harness"))
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+import runall_testing  # noqa: F401  (puts harness/ on sys.path)
 
 
 @pytest.fixture(autouse=True)

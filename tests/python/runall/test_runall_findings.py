@@ -2,9 +2,10 @@
 
 import pytest
 
+from runall_testing import FIXTURES  # first: puts harness/ on sys.path
+
 from runall import findings
 
-from conftest import FIXTURES
 
 CASES = [
     ("asan_heap_buffer_overflow.log", "asan", "heap-buffer-overflow", "main", "heap_overflow.cpp", 15),

@@ -4,9 +4,10 @@ import textwrap
 
 import pytest
 
+from runall_testing import ROOT  # first: puts harness/ on sys.path
+
 from runall import matrix, params
 
-from conftest import ROOT
 
 CPUS = [0, 1]
 

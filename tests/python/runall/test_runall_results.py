@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from runall_testing import FAKE_RUNNER, ROOT  # first: puts harness/ on sys.path
+
 from runall import SCHEMA_VERSION, jobs, store
 
-from conftest import ROOT
 
-FAKE = Path(__file__).resolve().parent / "fake_runner.py"
+FAKE = FAKE_RUNNER
 SCENARIOS = """
     [meta]
     repetitions = 3
