@@ -1,0 +1,270 @@
+"""results.json read into a Run: schema check, upgrades of older versions, uniform accessors."""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CURRENT_SCHEMA = 1
+# Older versions this package can still read, each with the function that lifts
+# a document one version up. Add an entry here when the schema changes.
+UPGRADES = {}
+FLOORS = ("floor_cacheline", "floor_futex")
+PEERS = ("ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar")
+PARKING_WAITS = ("futex", "eventfd", "hybrid", "sleep", "native")
+
+
+class SchemaError(ValueError):
+    """A results file this package does not know how to read."""
+
+
+def schema_number(value):
+    """1 from 1, "1" or "ringside-results/1"; None when it is none of these."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        tail = value.rsplit("/", 1)[-1]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+def upgrade(document, origin):
+    """The document in the current schema, or SchemaError naming the file and both versions."""
+    if not isinstance(document, dict):
+        raise SchemaError(f"{origin}: not a JSON object")
+    raw = document.get("schema_version")
+    version = schema_number(raw)
+    known = sorted([CURRENT_SCHEMA, *UPGRADES])
+    if version is None or (version != CURRENT_SCHEMA and version not in UPGRADES):
+        raise SchemaError(f"{origin}: schema_version {raw!r} is unknown; this reports package reads "
+                          f"versions {', '.join(map(str, known))}. Upgrade ringside's reports/ "
+                          f"(or re-run with the matching run_all.py).")
+    while version != CURRENT_SCHEMA:
+        document = UPGRADES[version](document)
+        version = schema_number(document.get("schema_version"))
+    return document
+
+
+def flatten(tree, prefix=""):
+    """Nested parameters as dotted names; lists stay leaves."""
+    out = {}
+    for key, value in (tree or {}).items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def number(value):
+    """A finite float, or None (null, NaN, strings and booleans are not numbers)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def cpu_per_msg(value):
+    """CPU ns per message: the number itself, or a per-side object summed ('total' wins)."""
+    if isinstance(value, dict):
+        if number(value.get("total")) is not None:
+            return number(value["total"])
+        sides = [number(v.get("cpu_ns_per_message") if isinstance(v, dict) else v) for v in value.values()]
+        sides = [v for v in sides if v is not None]
+        return sum(sides) if sides else None
+    return number(value)
+
+
+METRICS = {
+    # name: (label, getter over a figures dict, higher is better, unit)
+    "p50": ("p50", lambda f: number((f.get("latency_ns") or {}).get("p50")), False, "ns"),
+    "p99": ("p99", lambda f: number((f.get("latency_ns") or {}).get("p99")), False, "ns"),
+    "p999": ("p99.9", lambda f: number((f.get("latency_ns") or {}).get("p999")), False, "ns"),
+    "max": ("max", lambda f: number((f.get("latency_ns") or {}).get("max")), False, "ns"),
+    "throughput": ("throughput", lambda f: number((f.get("throughput") or {}).get("msgs_per_s")), True, "msg/s"),
+    "cpu": ("CPU/msg", lambda f: cpu_per_msg(f.get("cpu_ns_per_msg")), False, "ns"),
+}
+
+
+@dataclass
+class Scenario:
+    raw: dict
+    run_dir: Path
+
+    @property
+    def id(self):
+        return str(self.raw.get("id"))
+
+    @property
+    def params(self):
+        return flatten(self.raw.get("params") or {})
+
+    def param(self, name, default=None):
+        return self.params.get(name, default)
+
+    @property
+    def variant(self):
+        return self.raw.get("variant") or "release"
+
+    @property
+    def status(self):
+        return str(self.raw.get("status") or "unknown")
+
+    @property
+    def ok(self):
+        return self.status in ("ok", "pass", "passed")
+
+    @property
+    def repetitions(self):
+        return [r for r in self.raw.get("repetitions") or [] if isinstance(r, dict)]
+
+    @property
+    def latency(self):
+        return self.raw.get("latency_ns") or {}
+
+    def value(self, metric):
+        return METRICS[metric][1](self.raw)
+
+    def values(self, metric):
+        """The metric of every repetition (None where a repetition has none)."""
+        return [METRICS[metric][1](rep) for rep in self.repetitions]
+
+    @property
+    def queue(self):
+        return self.param("queue", "ringside")
+
+    @property
+    def role(self):
+        queue = self.queue
+        return "floor" if queue in FLOORS or str(queue).startswith("floor") else (
+            "peer" if queue in PEERS else "ringside")
+
+    @property
+    def payload(self):
+        return number(self.param("payload_bytes"))
+
+    @property
+    def wait(self):
+        host, sidecar = self.param("host.wait.kind"), self.param("sidecar.wait.kind")
+        if host is None and sidecar is None:
+            return str(self.param("wait", "?"))
+        return str(sidecar or host) if host in (None, sidecar) or sidecar is None else f"{host}/{sidecar}"
+
+    @property
+    def parks(self):
+        return any(self.param(f"{side}.wait.kind") in PARKING_WAITS for side in ("host", "sidecar"))
+
+    @property
+    def load_mode(self):
+        return self.param("load.mode", "closed")
+
+    @property
+    def ratios(self):
+        return self.raw.get("ratios") or {}
+
+    def validation_failures(self):
+        """Non-zero validation counts other than sent and received."""
+        counts = self.raw.get("validation") or {}
+        bad = {k: v for k, v in counts.items() if k not in ("sent", "received") and number(v)}
+        for rep in self.repetitions:
+            for k, v in (rep.get("validation") or {}).items():
+                if k not in ("sent", "received") and number(v):
+                    bad[k] = bad.get(k, 0) + v if k not in counts else bad[k]
+        return bad
+
+    def files(self, kind):
+        """Existing paths of `kind` ('hgrm', 'hlog') for every repetition (None where absent)."""
+        out = []
+        for rep in self.repetitions or [self.raw]:
+            name = (rep.get("files") or {}).get(kind)
+            path = self.run_dir / name if name else None
+            out.append(path if path is not None and path.is_file() else None)
+        return out
+
+    def grants(self):
+        """Every scheduling read-back ({requested, policy, priority, nice, cpus, as_requested}), labelled."""
+        found = []
+
+        def walk(node, where, depth):
+            if not isinstance(node, dict) or depth > 4:
+                return
+            if "as_requested" in node and "requested" in node:
+                found.append((where, node))
+                return
+            for key, value in node.items():
+                if key not in ("params", "latency_ns", "throughput", "validation", "files"):
+                    walk(value, f"{where}.{key}" if where else key, depth + 1)
+                    if isinstance(value, list):
+                        for i, item in enumerate(value[:64]):
+                            walk(item, f"{where}.{key}[{i}]" if where else f"{key}[{i}]", depth + 1)
+
+        walk(self.raw, "", 0)
+        return found
+
+
+@dataclass
+class Run:
+    path: Path
+    document: dict
+    scenarios: list = field(default_factory=list)
+
+    @property
+    def environment(self):
+        return self.document.get("environment") or {}
+
+    @property
+    def checkers(self):
+        checkers = self.document.get("checkers") or []
+        if isinstance(checkers, dict):
+            return [dict(value, name=value.get("name", name)) if isinstance(value, dict)
+                    else {"name": name, "status": value} for name, value in checkers.items()]
+        return [c for c in checkers if isinstance(c, dict)]
+
+    @property
+    def canaries(self):
+        return [c for c in self.document.get("canaries") or [] if isinstance(c, dict)]
+
+    @property
+    def microbench(self):
+        micro = self.document.get("microbench") or []
+        if isinstance(micro, dict):
+            micro = micro.get("benchmarks") or [dict(v, name=k) for k, v in micro.items() if isinstance(v, dict)]
+        return [m for m in micro if isinstance(m, dict)]
+
+    def by_id(self):
+        return {s.id: s for s in self.scenarios}
+
+    def floor_for(self, scenario):
+        """The floor measured next to `scenario` (same payload and placement), or None."""
+        explicit = scenario.ratios.get("floor_id") or scenario.raw.get("floor_id")
+        if explicit:
+            return self.by_id().get(explicit)
+        if scenario.role == "floor":
+            return scenario
+        wanted = "floor_futex" if scenario.parks else "floor_cacheline"
+        best, best_score = None, -1
+        for other in self.scenarios:
+            if other.role != "floor":
+                continue
+            score = (4 * (other.queue == wanted) + 2 * (other.payload == scenario.payload)
+                     + 2 * (other.param("placement") == scenario.param("placement"))
+                     + (other.param("transport") == scenario.param("transport")))
+            if score > best_score:
+                best, best_score = other, score
+        return best
+
+
+def load_run(run_dir):
+    """The Run in `run_dir` (a folder holding results.json, or the file itself)."""
+    path = Path(run_dir)
+    file = path / "results.json" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: no results.json here")
+    try:
+        document = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise SchemaError(f"{file}: not valid JSON ({error})") from None
+    document = upgrade(document, file)
+    scenarios = [Scenario(s, file.parent) for s in document.get("scenarios") or [] if isinstance(s, dict)]
+    return Run(file.parent, document, scenarios)

@@ -1,0 +1,101 @@
+"""render_run(): a run folder's index.html, one detail page per scenario, and summary.md."""
+
+import os
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+from . import data, markdown, render, sweep_plots, verdicts
+from .results import METRICS, load_run
+
+LATENCY_COLUMNS = [("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")]
+
+
+def summary_row(scenario):
+    """What the summary table shows of one scenario (numbers stay numbers for sorting)."""
+    latency = scenario.latency
+    return {
+        "id": scenario.id, "page": render.page_name(scenario.id), "queue": scenario.queue, "role": scenario.role,
+        "payload": scenario.payload, "wait": scenario.wait, "placement": scenario.param("placement", ""),
+        "sched": _sched(scenario), "contention": scenario.param("contention.threads", 0) or 0,
+        "load": scenario.load_mode, "status": scenario.status, "ok": scenario.ok,
+        "latency": {key: latency.get(key) for key, _ in LATENCY_COLUMNS},
+        "count": latency.get("count"), "throughput": scenario.value("throughput"),
+        "bytes_per_s": (scenario.raw.get("throughput") or {}).get("bytes_per_s"),
+        "cpu": scenario.value("cpu"), "vs_floor": scenario.ratios.get("vs_floor"),
+        "vs_best_peer": scenario.ratios.get("vs_best_peer"), "reps": len(scenario.repetitions),
+        "variant": scenario.variant,
+    }
+
+
+def _sched(scenario):
+    policy = scenario.param("host.sched.policy", "other")
+    return "other" if policy == "other" else f"{policy} {scenario.param('host.sched.priority', '')}"
+
+
+def rep_rows(scenario):
+    rows = []
+    for i, rep in enumerate(scenario.repetitions):
+        rows.append({"index": rep.get("index", i), "status": rep.get("status", scenario.status),
+                     "latency": rep.get("latency_ns") or {}, "throughput": METRICS["throughput"][1](rep),
+                     "cpu": METRICS["cpu"][1](rep), "validation": rep.get("validation") or {},
+                     "files": rep.get("files") or {}})
+    return rows
+
+
+def _render_details(run_dir, ids, titles):
+    """Detail pages for `ids` (a worker's share): one reused figure, one page each."""
+    from .plots import ScenarioFigure
+    run = load_run(run_dir)
+    by_id = run.by_id()
+    env = render.environment()
+    figure = ScenarioFigure()
+    for sid in ids:
+        scenario = by_id[sid]
+        loaded = data.load_scenario(scenario)
+        image = figure.draw(titles.get(sid, sid), loaded, scenario)
+        floor = run.floor_for(scenario)
+        render.write(run.path / render.page_name(sid), env, "scenario.html", title=f"ringside: {sid}",
+                     s=scenario, row=summary_row(scenario), reps=rep_rows(scenario), image=image,
+                     params=sorted(scenario.params.items()), problems=loaded.problems,
+                     grants=scenario.grants(), floor=floor if floor is not scenario else None,
+                     peer_id=scenario.ratios.get("best_peer_id"), known=set(by_id),
+                     open_loop=scenario.load_mode == "open", failures=scenario.raw.get("failures") or [])
+    return len(ids)
+
+
+def _jobs(requested, count):
+    if requested:
+        return max(1, requested)
+    return max(1, min(os.cpu_count() or 1, 4, count // 40 or 1))
+
+
+def render_run(run_dir, jobs=None):
+    """Writes index.html, scenario-*.html and summary.md into run_dir; returns index.html's path.
+
+    jobs: processes drawing detail pages (default: up to 4, one per 40 scenarios, at most the CPUs).
+    """
+    started = time.monotonic()
+    run = load_run(run_dir)
+    titles = {s.id: f"{s.id}  [{s.variant}, {s.load_mode}]" for s in run.scenarios}
+    ids = [s.id for s in run.scenarios]
+    workers = _jobs(jobs, len(ids))
+    if workers == 1 or len(ids) < 2:
+        _render_details(run.path, ids, titles)
+    else:
+        shares = [ids[i::workers] for i in range(workers)]
+        with get_context("fork").Pool(workers) as pool:
+            pool.starmap(_render_details, [(run.path, share, titles) for share in shares])
+    env = render.environment()
+    strip = verdicts.strip(run)
+    rows = [summary_row(s) for s in run.scenarios]
+    plots = sweep_plots.all_plots(run.scenarios, run.environment)
+    grants = verdicts.grant_mismatches(run)
+    findings = [(c, f, verdicts.log_excerpt(run, f)) for c in run.checkers for f in c.get("findings") or []]
+    context = dict(title=f"ringside run {run.path.name}", run=run, strip=strip, rows=rows, plots=plots,
+                   provenance=verdicts.provenance(run), grants=grants, findings=findings,
+                   failed=[s for s in run.scenarios if not s.ok or s.validation_failures()],
+                   partial=bool(run.document.get("partial")), elapsed=time.monotonic() - started)
+    index = render.write(run.path / "index.html", env, "index.html", **context)
+    (run.path / "summary.md").write_text(markdown.run_summary(run, strip, rows, context["provenance"], grants))
+    return Path(index)
