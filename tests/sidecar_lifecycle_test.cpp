@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -624,7 +625,13 @@ TEST_P(SidecarWaits, TheWorkerServesCommandsAndStopsPromptlyUnderEveryStrategy) 
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const std::uint64_t begin = ringside::monotonic_ns();
     EXPECT_EQ(rs_sidecar_stop(sidecar, RS_STOP_DRAIN, kStopNs), RS_OK);
-    EXPECT_LT(ringside::monotonic_ns() - begin, 50'000'000u) << "stop waited for an idle slice instead of a kick";
+    // The idle slice is 100 ms: a stop that took that long was not a kick.
+    // (Valgrind runs one thread at a time, so a spinning worker can hold the
+    // stopping thread off for longer; only the result is checked there.)
+    const char* preload = std::getenv("LD_PRELOAD");
+    if (preload == nullptr || std::strstr(preload, "vgpreload") == nullptr) {
+        EXPECT_LT(ringside::monotonic_ns() - begin, 90'000'000u) << "stop waited for an idle slice, not a kick";
+    }
     EXPECT_EQ(rs_sidecar_destroy(sidecar), RS_OK);
 }
 
