@@ -118,8 +118,11 @@ def test_every_exported_symbol_has_a_declaration_in_the_binding_and_vice_versa(l
 
 
 def test_an_optional_group_is_active_exactly_when_its_header_exists(lib):
-    on_disk = set(public_headers())
-    assert set(_api.active_groups(lib)) == on_disk & set(_api.OPTIONAL_GROUPS)
+    expected = set(public_headers()) & set(_api.OPTIONAL_GROUPS)
+    active = set(_api.active_groups(lib))
+    assert active == expected, (
+        f"headers on disk: {sorted(expected)}, groups the library exports: {sorted(active)}: "
+        f"{ringside.library_path()} was built from other sources than these headers (rebuild it)")
 
 
 def test_every_declared_function_has_argtypes_and_restype_set_on_the_loaded_library(lib):

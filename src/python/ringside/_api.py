@@ -6,7 +6,6 @@ c_void_p. Library-allocated strings come back as c_void_p (never c_char_p,
 which would copy and lose the pointer that rs_string_free needs).
 """
 
-import ctypes
 import enum
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int32, c_int64, c_size_t,
                     c_uint16, c_uint32, c_uint64, c_void_p)

@@ -6,7 +6,6 @@ import weakref
 from ._api import Result
 from .errors import ClosedError, error_for
 
-FOREVER = None  # timeout meaning: no deadline
 
 
 def timeout_ns(timeout):

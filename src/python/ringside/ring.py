@@ -16,7 +16,7 @@ import json
 from ._api import Result, Role, rs_record, rs_wait_strategy
 from ._handle import Owned, timeout_ns
 from ._views import ViewTracker
-from .errors import ClosedError, TooSmallError, check, error_for
+from .errors import ClosedError, check, error_for
 from .region import library_json
 
 _OK = Result.OK
