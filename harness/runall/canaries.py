@@ -46,7 +46,8 @@ def run_native(log_dir):
     out = []
     for name in sorted({c.name for c in CANARIES}):
         exe = binary("release", name)
-        record = {"name": name, "checker": None, "fault": _fault(name), "expected": "exit 0", "log": None}
+        record = {"name": name, "checker": None, "variant": "release", "fault": _fault(name), "expected": "exit 0",
+                  "log": None, "found": []}
         if not exe.exists():
             out.append({**record, "caught": None, "ok": False, "note": f"{exe} is not built"})
             continue

@@ -102,7 +102,8 @@ def run_one(item, run_dir, runner_path, verbose, tick=None, budget=None):
     if result is None:
         record.update(status="error", note=f"no result from the runner (exit {rc}); see {record['files'].get('log')}")
     else:
-        record.update({k: result[k] for k in ("latency_ns", "throughput", "cpu_ns_per_msg", "validation", "granted")})
+        record.update({k: result[k] for k in ("latency_ns", "latency_uncorrected_ns", "throughput", "cpu_ns_per_msg",
+                                              "validation", "measured", "granted", "clock", "disturbance")})
         status = runner.EXIT_STATUS.get(rc, "error") if result["status"] is None else result["status"]
         if runner.validation_failed(result):
             status = "fail"

@@ -1,7 +1,6 @@
 """A job: build the variants it needs, run microbenchmarks, canaries and scenarios, store the results."""
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +96,11 @@ def run(job):
         store.aggregate(entry)
     checker_records = summarise_checkers(entries, variants)
     env["finished_utc"] = store.utc_now().isoformat()
+    env["runner"] = next((r.pop("runner_environment") for e in entries for r in e["repetitions"]
+                          if r.get("runner_environment")), None)
+    for e in entries:
+        for r in e["repetitions"]:
+            r.pop("runner_environment", None)
     env["builds"] = builds
     doc = store.document(env, entries, checker_records, canary_records, micro, partial)
     store.write_json(run_dir / "results.json", doc)

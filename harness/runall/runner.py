@@ -1,16 +1,14 @@
 """ADAPTER: the one place that knows how to invoke ringside-runner and read what it writes.
 
-PROVISIONAL until harness/runner/README.md documents the runner's interface:
-the command line and result fields below are read from harness/runner/run.hpp
-and scenario.hpp as they were being written. Everything else in run_all.py
-goes through command(), outputs() and read_result().
-
-Runner contract assumed here:
-  ringside-runner --spec SPEC.json --out PREFIX
-  writes PREFIX.json (strict JSON, "schema": "ringside-result/1"), PREFIX.hgrm
-  and PREFIX.hlog; exit 0 pass, 1 fail (validation), 3 error (watchdog
-  included), 128+N killed by signal N.
+Interface (harness/runner/main.cpp and run.cpp; harness/runner/README.md once
+it exists):
+  ringside-runner --spec SPEC.json --output PREFIX
+  writes PREFIX.json (strict JSON, "schema": "ringside-result/1"), PREFIX.hgrm,
+  PREFIX.hlog (and PREFIX.uncorrected.hgrm for open loop); exit 0 pass, 1 fail
+  (validation), 2 rejected or usage, 3 error (watchdog included), 128+N
+  killed by signal N. --validate-only checks a spec (0 valid, 2 rejected).
   RINGSIDE_RUNNER=/path overrides the binary (tests use a fake runner).
+Everything else in run_all.py goes through command(), outputs() and read_result().
 """
 
 import json
@@ -18,7 +16,7 @@ import os
 from pathlib import Path
 
 RESULT_SCHEMAS = ("ringside-result/1",)
-EXIT_STATUS = {0: "pass", 1: "fail", 3: "error"}
+EXIT_STATUS = {0: "pass", 1: "fail", 2: "rejected", 3: "error"}
 PERCENTILES = ("p50", "p90", "p99", "p999", "p9999", "max", "mean", "count")
 VALIDATION = ("sent", "received", "lost", "duplicated", "reordered", "corrupted")
 CANDIDATES = ("harness/runner/ringside-runner", "harness/ringside-runner", "bin/ringside-runner")
@@ -37,12 +35,17 @@ def binary(build_dir):
 
 
 def command(runner, spec_path, out_prefix):
-    return [str(runner), "--spec", str(spec_path), "--out", str(out_prefix)]
+    return [str(runner), "--spec", str(spec_path), "--output", str(out_prefix)]
+
+
+def validate_command(runner, spec_path):
+    return [str(runner), "--spec", str(spec_path), "--validate-only"]
 
 
 def outputs(out_prefix):
     prefix = str(out_prefix)
-    return {"result": Path(prefix + ".json"), "hgrm": Path(prefix + ".hgrm"), "hlog": Path(prefix + ".hlog")}
+    return {"result": Path(prefix + ".json"), "hgrm": Path(prefix + ".hgrm"), "hlog": Path(prefix + ".hlog"),
+            "hgrm_uncorrected": Path(prefix + ".uncorrected.hgrm")}
 
 
 def _get(doc, *paths, default=None):
@@ -58,6 +61,18 @@ def _get(doc, *paths, default=None):
     return default
 
 
+# results.json name -> the runner's name inside latency_ns
+LATENCY_FIELDS = {"p50": "p50_ns", "p90": "p90_ns", "p99": "p99_ns", "p999": "p99_9_ns", "p9999": "p99_99_ns",
+                  "max": "max_ns", "mean": "mean_ns", "count": "count"}
+
+
+def latency(block):
+    """The runner's latency block in results.json's names (null stays null)."""
+    if not isinstance(block, dict):
+        return {k: None for k in LATENCY_FIELDS}
+    return {k: block.get(v) for k, v in LATENCY_FIELDS.items()}
+
+
 def read_result(path):
     """The runner's result, reduced to the figures results.json keeps; None when missing or unreadable.
 
@@ -70,26 +85,31 @@ def read_result(path):
     schema = doc.get("schema")
     if schema not in RESULT_SCHEMAS:
         raise ValueError(f"{path}: result schema {schema!r}, expected one of {', '.join(RESULT_SCHEMAS)}")
-    latency = _get(doc, "latency_ns", "latency", default={}) or {}
-    validation = _get(doc, "validation", default={}) or {}
-    throughput = _get(doc, "throughput", default={}) or {}
-    cpu = _get(doc, "cpu_ns_per_msg", "cost.cpu_ns_per_msg", default=None)
-    if isinstance(cpu, dict):  # per side: the sum is the cost of a message
-        cpu = sum(v for v in cpu.values() if isinstance(v, (int, float))) or None
+    throughput = doc.get("throughput") or {}
+    total = _get(doc, "validation.total", default={}) or {}
+    sides = [_get(doc, f"cost.{side}.cpu_ns_per_message") for side in ("host", "sidecar")]
+    sides = [v for v in sides if isinstance(v, (int, float))]
     return {
         "status": doc.get("status"),
-        "error": _get(doc, "error", "message"),
-        "latency_ns": {k: latency.get(k) for k in PERCENTILES},
-        "throughput": {"msgs_per_s": throughput.get("msgs_per_s"), "bytes_per_s": throughput.get("bytes_per_s")},
-        "cpu_ns_per_msg": cpu,
-        "validation": {k: validation.get(k) for k in VALIDATION},
-        "environment": _get(doc, "environment", default={}),
-        "granted": _get(doc, "granted", "environment.granted", default=None),
+        "error": "; ".join(doc.get("failures") or []) or None,
+        "latency_ns": latency(doc.get("latency_ns")),
+        "latency_uncorrected_ns": latency(doc["latency_uncorrected_ns"]) if doc.get("latency_uncorrected_ns") else None,
+        "throughput": {"msgs_per_s": throughput.get("round_trips_per_s"),
+                       "bytes_per_s": throughput.get("payload_bytes_per_s")},
+        "cpu_ns_per_msg": sum(sides) if sides else None,
+        "validation": {k: total.get(k) for k in VALIDATION},
+        "validation_ok": _get(doc, "validation.ok"),
+        "measured": doc.get("measured"),
+        "granted": doc.get("granted"),
+        "clock": doc.get("clock"),
+        "disturbance": doc.get("disturbance"),
+        "environment": doc.get("environment") or {},
     }
 
 
 def validation_failed(result):
     v = result.get("validation") or {}
     sent, received = v.get("sent"), v.get("received")
-    bad = any(v.get(k) for k in ("lost", "duplicated", "reordered", "corrupted"))
+    bad = result.get("validation_ok") is False or any(v.get(k) for k in ("lost", "duplicated", "reordered",
+                                                                          "corrupted"))
     return bad or (sent is not None and received is not None and sent != received)

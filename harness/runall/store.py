@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from . import SCHEMA_VERSION
-from .params import FLOORS
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"

@@ -12,7 +12,7 @@ import time
 def create_parser():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--output", required=True)
     return parser
 
 
@@ -39,20 +39,22 @@ def main():
     if spec["queue"] == "boost_spsc":
         base += 80
     lost = 1 if mode == "fail" else 0
+    counts = {"sent": 1000, "received": 1000 - lost, "lost": lost, "duplicated": 0, "reordered": 0, "corrupted": 0}
     result = {
-        "schema": "ringside-result/1", "status": "fail" if lost else "pass", "scenario": spec,
-        "latency_ns": {"p50": base, "p90": base * 1.2, "p99": base * 2, "p999": base * 3, "p9999": None,
-                       "max": base * 10, "mean": base * 1.1, "count": 1000},
-        "throughput": {"msgs_per_s": 1e9 / base, "bytes_per_s": 1e9 / base * payload},
-        "cpu_ns_per_msg": {"host": base / 2, "sidecar": base / 2},
-        "validation": {"sent": 1000, "received": 1000 - lost, "lost": lost, "duplicated": 0, "reordered": 0,
-                       "corrupted": 0},
+        "schema": "ringside-result/1", "status": "fail" if lost else "pass",
+        "failures": ["validation (forward): lost 1"] if lost else [], "scenario": spec,
+        "latency_ns": {"count": 1000, "mean_ns": base * 1.1, "max_ns": base * 10, "p50_ns": base, "p90_ns": base * 1.2,
+                       "p99_ns": base * 2, "p99_9_ns": base * 3, "p99_99_ns": None, "unsupported": ["p99_99"]},
+        "latency_uncorrected_ns": None,
+        "throughput": {"round_trips_per_s": 1e9 / base, "payload_bytes_per_s": 1e9 / base * payload},
+        "validation": {"ok": not lost, "forward": counts, "return": counts, "total": counts},
+        "cost": {"messages": 1000, "host": {"cpu_ns_per_message": base / 2}, "sidecar": {"cpu_ns_per_message": base / 2}},
         "environment": {"clock": "fake"},
     }
-    with open(args.out + ".json", "w") as f:
+    with open(args.output + ".json", "w") as f:
         json.dump(result, f)
-    open(args.out + ".hgrm", "w").write("fake\n")
-    open(args.out + ".hlog", "w").write("#[Histogram log format version 1.3]\n")
+    open(args.output + ".hgrm", "w").write("fake\n")
+    open(args.output + ".hlog", "w").write("#[Histogram log format version 1.3]\n")
     if mode == "asan":
         print("==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x1 at pc 0x2", file=sys.stderr)
         print("    #0 0x55 in main /src/x.cpp:3", file=sys.stderr)
