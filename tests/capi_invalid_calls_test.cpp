@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/c_callers.h"
 #include "support/test_support.hpp"
 
 using rstest::describe;
@@ -307,7 +308,7 @@ TEST_F(CApiInvalidCalls, EveryFunctionRejectsBadArgumentsWithTheRightCode) {
         {"open: out NULL", [&] { return rs_region_open(name, nullptr, nullptr); }, RS_ERR_INVALID_ARGUMENT, "out"},
         {"open: name NULL", [&] { return rs_region_open(nullptr, nullptr, &region_out); }, RS_ERR_INVALID_ARGUMENT, "name"},
         {"open: options all zero", open(zeroed), RS_ERR_INVALID_ARGUMENT, "rs_region_options_init"},
-        {"open: backing 9", open(options_with([](auto& o) { o.backing = static_cast<rs_backing>(9); })),
+        {"open: backing 3", open(options_with([](auto& o) { o.backing = static_cast<rs_backing>(3); })),
          RS_ERR_INVALID_ARGUMENT, "backing"},
         {"open: a name nobody created", [&] { return rs_region_open(name, nullptr, &region_out); }, RS_ERR_NOT_FOUND, name},
         // rs_region_unlink
@@ -496,11 +497,44 @@ TEST(CApiErrors, ResultNameNamesEveryResultAndSomethingForUnknownOnes) {
         known.insert(name);
     }
     EXPECT_EQ(known.size(), 16u);
-    for (const int unknown : {5, 99, -12, -1000, INT_MAX, INT_MIN}) {
+    // In range of the enum's values in C++ (-16..15); the rest come from C below.
+    for (const int unknown : {5, 15, -12, -16}) {
         const char* name = rs_result_name(static_cast<rs_result>(unknown));
         ASSERT_NE(name, nullptr) << unknown;
         EXPECT_STRNE(name, "") << unknown;
         EXPECT_EQ(known.count(name), 0u) << unknown << " must not be named like a known result";
+    }
+}
+
+// A C caller may put any int into an enum argument or field (in C, an enum
+// object holds any value of its compatible integer type). The library is
+// C++, where loading such a value from an enum without a fixed underlying
+// type is undefined behaviour: it must treat these as plain integers.
+// Passes in release builds either way; the asan preset (UBSan,
+// -fsanitize=enum) fails it while the library loads them as enums.
+TEST(CApiErrors, OutOfRangeEnumValuesFromCAreRejectedWithoutUndefinedBehaviour) {
+    rstest::Scratch scratch;
+    const std::string name = scratch.shm_name("enum");
+    for (const int backing : {9, 1000, -1}) {
+        SCOPED_TRACE(testing::Message() << "backing " << backing);
+        rs_region_t* region = nullptr;
+        EXPECT_EQ(rstest_c_create_with_backing(name.c_str(), backing, &region), RS_ERR_INVALID_ARGUMENT);
+        EXPECT_EQ(region, nullptr);
+        EXPECT_EQ(rstest_c_open_with_backing(name.c_str(), backing, &region), RS_ERR_INVALID_ARGUMENT);
+        EXPECT_EQ(rstest_c_unlink_with_backing(name.c_str(), backing), RS_ERR_INVALID_ARGUMENT);
+    }
+    rstest::RegionPtr region;
+    ASSERT_EQ(rstest::create_region(name, rstest::region_options(RS_BACKING_SHM, 4096), region), RS_OK);
+    for (const int role : {9, -1, 1 << 20}) {
+        rs_ring_t* ring = nullptr;
+        EXPECT_EQ(rstest_c_ring_create_with_role(region.get(), role, &ring), RS_ERR_INVALID_ARGUMENT) << role;
+        EXPECT_EQ(ring, nullptr);
+    }
+    for (const int unknown : {99, -1000, INT_MAX, INT_MIN}) {
+        const char* result_name = rstest_c_result_name(unknown);
+        ASSERT_NE(result_name, nullptr) << unknown;
+        EXPECT_STRNE(result_name, "") << unknown;
+        EXPECT_EQ(std::string(result_name).rfind("RS_ERR_", 0), std::string::npos) << unknown;
     }
 }
 

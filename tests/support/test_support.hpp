@@ -23,6 +23,20 @@
 
 namespace rstest {
 
+// Sanitizer runtimes intercept mlock() as a no-op returning 0, so whether
+// memory really got locked can only be checked without them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kMlockIsReal = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+inline constexpr bool kMlockIsReal = false;
+#else
+inline constexpr bool kMlockIsReal = true;
+#endif
+#else
+inline constexpr bool kMlockIsReal = true;
+#endif
+
 // ---- handles ---------------------------------------------------------------
 
 struct RegionDestroyer {
