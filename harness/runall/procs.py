@@ -118,8 +118,8 @@ def run(cmd, *, env=None, cwd=None, log=None, deadline=None, tee=False, quiet=Fa
             pump.join(timeout=5)
             out.close()
         watcher.cleanup()
-    if _stop.is_set() and ended == "exited" and proc.returncode and proc.returncode < 0:
-        ended = "interrupted"
+    if _stop.is_set() and ended == "exited" and proc.returncode != 0:
+        ended = "interrupted"  # it ended because the handler stopped it (SIGTERM: exit 143, or killed)
     rc = proc.returncode if ended == "exited" else None
     text = open(log, errors="replace").read() if log else ""
     return rc, text, ended

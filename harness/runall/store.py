@@ -16,7 +16,7 @@ REPORTS = ROOT / "reports"
 RUNS = REPORTS / "runs"
 LATEST = REPORTS / "latest"
 PEERS_FOR_RATIO = ("boost_spsc", "moodycamel_rwq", "mutex_condvar")
-SPIN_WAITS = ("busy_spin", "spin_pause", "yield")
+SPIN_WAITS = ("busy_spin", "spin_pause", "yield", "hybrid")  # compared with the cache-line floor
 TOP_KEYS = ("schema_version", "environment", "scenarios", "checkers", "canaries", "microbench")
 
 
