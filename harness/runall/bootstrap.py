@@ -36,6 +36,7 @@ NEEDS = {  # command -> (Debian packages, modules this interpreter must import)
     "test": (BUILD + PYTEST, ()),
     "report": (REPORT, tuple(MODULES)),
     "compare": (REPORT, tuple(MODULES)),
+    "merge": (REPORT, tuple(MODULES)),
 }
 
 

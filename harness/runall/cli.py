@@ -149,8 +149,11 @@ def cmd_merge(args):
         except (OSError, ValueError) as error:
             print(f"error: {error}")
             return 2
-    merged = store.merge(docs, args.runs)
     out = store.new_run_dir(args.out)
+    for doc, run in zip(docs, args.runs):
+        source = Path(run) if Path(run).is_dir() else Path(run).parent
+        store.rebase_files(doc, source, out)
+    merged = store.merge(docs, args.runs)
     store.write_json(out / "results.json", merged)
     if not args.out:
         store.point_latest(out)
@@ -181,6 +184,9 @@ def cmd_clean(args):
 
 def call_compare(base, cand, out, fail_on_regression):
     reports = jobs.import_reports()
+    if isinstance(reports, ImportError):
+        print(f"compare: the reports package cannot import {reports.name or reports}; nothing compared")
+        return 2
     if reports is None or not hasattr(reports, "compare"):
         print("compare: the reports package is not built yet (reports.compare); nothing compared")
         return 2
@@ -193,6 +199,9 @@ def cmd_compare(args):
 
 def cmd_report(args):
     reports = jobs.import_reports()
+    if isinstance(reports, ImportError):
+        print(f"report: the reports package cannot import {reports.name or reports}")
+        return 2
     if reports is None or not hasattr(reports, "render_run"):
         print("report: the reports package is not built yet (reports.render_run)")
         return 2

@@ -180,6 +180,9 @@ def print_summary(doc, run_dir):
 def render_report(run_dir):
     """The HTML report through reports.render_run, when the reports package provides it."""
     reports = import_reports()
+    if isinstance(reports, ImportError):
+        print(f"report: not written: the reports package cannot import {reports.name or reports}")
+        return None
     if reports is None or not hasattr(reports, "render_run"):
         print("report: not written (the reports package is not built yet)")
         return None
@@ -193,13 +196,14 @@ def render_report(run_dir):
 
 
 def import_reports():
+    """The top-level reports package; None when it does not exist, the ImportError when a dependency is missing."""
     root = str(store.ROOT)
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
         import reports
-    except ImportError:
-        return None
+    except ImportError as error:
+        return None if error.name == "reports" else error
     return reports
 
 

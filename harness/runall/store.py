@@ -208,8 +208,21 @@ def document(environment_info, scenarios, checkers, canaries, microbench, partia
     return doc
 
 
+def rebase_files(doc, source, out):
+    """Makes every repetition's file paths relative to `out` (they were relative to `source`)."""
+    for s in doc["scenarios"]:
+        for r in s["repetitions"]:
+            r["files"] = {k: os.path.relpath(Path(source) / v, out) for k, v in (r.get("files") or {}).items()}
+    for section in (doc["microbench"],):
+        section["files"] = [os.path.relpath(Path(source) / f, out) for f in section.get("files", [])]
+    return doc
+
+
 def merge(docs, sources):
-    """One document from shard documents: every scenario once, partial unless every shard is there."""
+    """One document from shard documents: every scenario once, partial unless every shard is there.
+
+    File paths stay relative to each source folder: call rebase_files first.
+    """
     shards = [d["environment"].get("shard") for d in docs]
     totals = {s["count"] for s in shards if s}
     seen_shards = {s["index"] for s in shards if s}

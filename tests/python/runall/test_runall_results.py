@@ -129,12 +129,14 @@ def test_ctrl_c_kills_the_runner_unlinks_its_region_and_keeps_partial_results(tm
 
 
 def test_merge_combines_shards_and_marks_missing_ones_partial(tmp_path, fake_runner):
-    docs = []
+    docs, out = [], tmp_path / "merged"
     for k in (1, 2):
         code, run_dir = jobs.run(job(tmp_path / f"s{k}", shard=(k, 2), repetitions=1))
         assert code == 0
-        docs.append(store.load_results(run_dir))
+        docs.append(store.rebase_files(store.load_results(run_dir), run_dir, out))
     merged = store.merge(docs, ["a", "b"])
+    hlogs = [out / r["files"]["hlog"] for s in merged["scenarios"] for r in s["repetitions"]]
+    assert hlogs and all(p.exists() for p in hlogs)
     assert merged["merge_complete"] and not merged["partial"]
     assert len(merged["scenarios"]) == 7
     assert sorted(len(d["scenarios"]) for d in docs) != [0, 7]
