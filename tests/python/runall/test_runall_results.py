@@ -130,6 +130,7 @@ def test_ctrl_c_kills_the_runner_unlinks_its_region_and_keeps_partial_results(tm
 
 def test_merge_combines_shards_and_marks_missing_ones_partial(tmp_path, fake_runner):
     docs, out = [], tmp_path / "merged"
+    out.mkdir()
     for k in (1, 2):
         code, run_dir = jobs.run(job(tmp_path / f"s{k}", shard=(k, 2), repetitions=1))
         assert code == 0
