@@ -1,0 +1,75 @@
+// The host thread's latency bookkeeping: when each message was meant to be
+// sent and was sent (ticks, by sequence number), and the histograms its
+// replies fill: corrected (from the intended send time) and uncorrected
+// (from the actual one), in total and per .hlog interval. One writer, the
+// host thread; interval histograms are preallocated so that rotating one
+// never allocates or zeroes memory while measuring.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runner/clock.hpp"
+#include "runner/hdr_io.hpp"
+#include "runner/histogram.hpp"
+
+namespace ringside::runner {
+
+class Recorder {
+public:
+    static constexpr std::uint64_t kStampSlots = 1 << 17;  // messages in flight at most: see max_in_flight()
+
+    Recorder(const Clock& clock, double interval_s, std::size_t expected_intervals);
+
+    [[nodiscard]] static constexpr std::uint64_t max_in_flight() { return kStampSlots / 2; }
+
+    void stamp(std::uint64_t seq, std::uint64_t intended, std::uint64_t actual) {
+        Stamp& s = stamps_[seq % kStampSlots];
+        s.intended = intended;
+        s.actual = actual;
+    }
+    // Starts the measured window (and interval 0) at `tick`.
+    void start(std::uint64_t tick);
+    // A measured reply to `seq` observed at `done`.
+    void record(std::uint64_t seq, std::uint64_t done) {
+        const Stamp& s = stamps_[seq % kStampSlots];
+        if (done >= next_rotation_) rotate(done);
+        const std::int64_t corrected = clock_->to_ns(static_cast<std::int64_t>(done - s.intended));
+        const std::int64_t uncorrected = clock_->to_ns(static_cast<std::int64_t>(done - s.actual));
+        corrected_.record(corrected);
+        uncorrected_.record(uncorrected);
+        interval_corrected_->record(corrected);
+        interval_uncorrected_->record(uncorrected);
+    }
+    // Closes the last interval at `tick`.
+    void finish(std::uint64_t tick);
+
+    [[nodiscard]] const Histogram& corrected() const { return corrected_; }
+    [[nodiscard]] const Histogram& uncorrected() const { return uncorrected_; }
+    // Intervals in order: untagged (corrected) ones; uncorrected ones carry tag "uncorrected".
+    [[nodiscard]] const std::vector<HlogInterval>& intervals() const { return intervals_; }
+
+private:
+    struct Stamp {
+        std::uint64_t intended;
+        std::uint64_t actual;
+    };
+    void rotate(std::uint64_t done);
+    std::unique_ptr<Histogram> take_spare();
+
+    const Clock* clock_;
+    std::uint64_t interval_ticks_;
+    std::vector<Stamp> stamps_;
+    Histogram corrected_;
+    Histogram uncorrected_;
+    std::unique_ptr<Histogram> interval_corrected_;
+    std::unique_ptr<Histogram> interval_uncorrected_;
+    std::vector<std::unique_ptr<Histogram>> spares_;
+    std::vector<HlogInterval> intervals_;
+    std::uint64_t start_ = 0;
+    std::uint64_t interval_start_ = 0;
+    std::uint64_t next_rotation_ = UINT64_MAX;
+};
+
+}  // namespace ringside::runner
