@@ -208,7 +208,8 @@ TEST(SidecarLifecycle, StopBeforeStartAndDoubleStopAreHarmless) {
     EXPECT_EQ(rs_sidecar_stop(f.sidecar, RS_STOP_DRAIN, kStopNs), RS_OK);
     EXPECT_EQ(rs_sidecar_stop(f.sidecar, RS_STOP_DRAIN, kStopNs), RS_OK);
     EXPECT_EQ(rs_sidecar_stop(f.sidecar, RS_STOP_DISCARD, 0), RS_OK);
-    EXPECT_EQ(rs_sidecar_stop(f.sidecar, static_cast<rs_stop_mode>(9), 0), RS_ERR_INVALID_ARGUMENT);
+    // 3 is inside rs_stop_mode's value range (so defined in C++) but names no mode.
+    EXPECT_EQ(rs_sidecar_stop(f.sidecar, static_cast<rs_stop_mode>(3), 0), RS_ERR_INVALID_ARGUMENT);
 }
 
 TEST(SidecarLifecycle, DestroyWhileRunningIsBusyAndDoubleDestroyIsInvalid) {
@@ -433,6 +434,14 @@ TEST(SidecarOptions, RejectsInvalidOptions) {
     rejects([](rs_sidecar_options& o) { std::memset(o.thread_name, 'x', sizeof o.thread_name); }, "name unterminated");
     rejects([](rs_sidecar_options& o) { o.command_wait.check = 0; }, "wait strategy not initialised");
     rejects([](rs_sidecar_options& o) { o.on_refused = static_cast<rs_on_refused>(0); }, "on_refused");
+    rejects([](rs_sidecar_options& o) {
+        const int unknown = 77;  // as a C caller may store it
+        std::memcpy(&o.policy, &unknown, sizeof unknown);
+    }, "unknown policy");
+    rejects([](rs_sidecar_options& o) {
+        const int unknown = 77;
+        std::memcpy(&o.delivery, &unknown, sizeof unknown);
+    }, "unknown delivery");
     EXPECT_EQ(rs_sidecar_create(nullptr, nullptr, &sidecar), RS_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(rs_sidecar_create(region.get(), nullptr, nullptr), RS_ERR_INVALID_ARGUMENT);
 }

@@ -358,7 +358,9 @@ TEST(WaitOptions, RejectsUninitialisedOrInvalidStrategies) {
     EXPECT_NE(std::strstr(rs_last_error_message(), "rs_wait_strategy_init"), nullptr) << rs_last_error_message();
     rs_wait_strategy_init(&s, RS_WAIT_EVENTFD);
     EXPECT_EQ(rs_ring_set_wait_strategy(d.to_b_producer.get(), &s), RS_ERR_INVALID_ARGUMENT) << "eventfd missing";
-    rs_wait_strategy_init(&s, static_cast<rs_wait_kind>(99));
+    rs_wait_strategy_init(&s, RS_WAIT_FUTEX);
+    const int unknown_kind = 99;  // what a C caller may store; not formed as an enum in C++
+    std::memcpy(&s.kind, &unknown_kind, sizeof unknown_kind);
     EXPECT_EQ(rs_ring_set_wait_strategy(d.to_b_producer.get(), &s), RS_ERR_INVALID_ARGUMENT);
     rs_wait_strategy_init(&s, RS_WAIT_SLEEP);
     s.sleep_ns = 0;
