@@ -60,11 +60,12 @@ def _fmt(metric, value):
 def compare(base_dir, cand_dir, out_dir, fail_on_regression=False, thresholds=None):
     """Writes compare.html and compare.md into out_dir; returns 0, or 3 on regression with fail_on_regression.
 
-    Raises results.SchemaError for a results file of an unknown schema version.
+    out_dir None: <cand_dir>/compare. Raises results.SchemaError (a ValueError)
+    for a results file of an unknown schema version.
     """
     base, cand = load_run(base_dir), load_run(cand_dir)
     result = Comparison(base, cand, thresholds)
-    out = Path(out_dir)
+    out = Path(out_dir) if out_dir else cand.path / "compare"
     out.mkdir(parents=True, exist_ok=True)
     images, omitted = overlays(result)
     env = render.environment()

@@ -10,8 +10,9 @@ from . import stats
 from .results import METRICS
 
 # Environment keys whose difference makes two runs not comparable.
-NOT_COMPARABLE = {"cpu_model": "CPU", "kernel": "kernel", "build_variant": "build variant"}
-ENV_SKIP = {"hostname", "steal", "clock", "cpus_allowed"}
+NOT_COMPARABLE = {"cpu_model": "CPU", "kernel": "kernel"}
+ENV_SKIP = {"steal", "clock", "command", "started_utc", "finished_utc", "builds", "shard", "pattern",
+            "scenario_files", "merged_from", "shard_environments", "test_summary", "per_cpu", "tid"}
 ORDER = {stats.REGRESSED: 0, stats.IMPROVED: 1, stats.INCONCLUSIVE: 2, stats.UNCHANGED: 3}
 
 
@@ -70,10 +71,11 @@ def normalised_values(run, scenario, metric):
 def grants_summary(run, ids):
     """The granted scheduling of every read-back in scenarios `ids`, as a set of strings (to spot differences)."""
     out = set()
-    for scenario in (s for s in run.scenarios if s.id in ids):
+    for scenario in (s for s in run.scenarios if s.key in ids):
         for where, g in scenario.grants():
             side = where.rsplit(".", 1)[-1]
-            out.add(f"{scenario.id} {side}: {g.get('policy')} {g.get('priority')} nice {g.get('nice')}")
+            side = side.split("[")[0]
+            out.add(f"{scenario.key} {side}: {g.get('policy')} {g.get('priority')} nice {g.get('nice')}")
     return out
 
 
@@ -82,14 +84,14 @@ def environment_diff(base, cand):
     def flat(env, prefix=""):
         out = {}
         for key, value in env.items():
-            if key in ENV_SKIP and not prefix:
+            if key in ENV_SKIP:
                 continue
             if isinstance(value, dict):
                 out.update(flat(value, f"{prefix}{key}."))
             else:
                 out[f"{prefix}{key}"] = value
         return out
-    b, c = flat(base.environment), flat(cand.environment)
+    b, c = flat(base.full_environment()), flat(cand.full_environment())
     return [(key, b.get(key), c.get(key), b.get(key) != c.get(key)) for key in sorted(set(b) | set(c))]
 
 
@@ -102,11 +104,11 @@ class Comparison:
             raise ValueError(f"unknown metric(s) in thresholds: {', '.join(sorted(unknown))}; "
                              f"known: {', '.join(METRICS)}")
         self.thresholds.update(thresholds or {})
-        b, c = base.by_id(), cand.by_id()
+        b, c = base.by_key(), cand.by_key()
         self.added = sorted(set(c) - set(b))
         self.removed = sorted(set(b) - set(c))
         self.failed = sorted(i for i in set(b) & set(c) if not c[i].ok or not b[i].ok)
-        common = sorted(i for i in set(b) & set(c) if i not in self.failed)
+        common = sorted(i for i in set(b) & set(c) if i not in self.failed and b[i].timing and c[i].timing)
         self.warnings = self._comparability()
         self.env_diff = environment_diff(base, cand)
         self.floors = [self._pair(b[i], c[i], "absolute") for i in common if c[i].role == "floor"]
@@ -119,31 +121,51 @@ class Comparison:
         self.pairs.sort(key=lambda p: p.id)
 
     def _pair(self, base, cand, judged_on):
-        pair = Pair(base.id, base, cand, role=cand.role)
+        pair = Pair(base.key, base, cand, role=cand.role)
         for seed, (metric, (label, _get, higher, _unit)) in enumerate(METRICS.items()):
+            # An open loop's throughput is its offered rate: falling short of it is news, whatever the floor did.
+            on = "absolute" if metric == "throughput" and cand.load_mode == "open" else judged_on
             threshold = self.thresholds[metric]
             kwargs = dict(higher_is_better=higher, threshold=threshold, alpha=self.alpha, seed=seed,
                           min_repetitions=self.min_reps)
             raw = stats.judge(base.values(metric), cand.values(metric), **kwargs)
             nb, nc = normalised_values(self.base, base, metric), normalised_values(self.cand, cand, metric)
             norm = stats.judge(nb, nc, **kwargs) if nb is not None and nc is not None else None
-            if judged_on == "normalised" and norm is None:
+            if on == "normalised" and norm is None:
                 norm = stats.Change(raw.base_median, raw.cand_median, raw.change, None, None, stats.INCONCLUSIVE,
                                     "the machine changed and this scenario has no adjacent floor to normalise by")
-            pair.changes[metric] = MetricChange(metric, label, threshold, raw, norm, judged_on)
+            pair.changes[metric] = MetricChange(metric, label, threshold, raw, norm, on)
+        self._corroborate_max(pair)
         return pair
+
+    def _corroborate_max(self, pair):
+        """max is one sample per repetition: a verdict on it needs p99.9 to move the same way."""
+        peak, tail = pair.changes["max"], pair.changes["p999"]
+        if peak.verdict not in (stats.REGRESSED, stats.IMPROVED):
+            return
+        j, t = peak.judged, tail.judged
+        same_way = t.change is not None and t.p_value is not None and t.p_value < self.alpha and (
+            (t.change > 0) == (j.change > 0))
+        if not same_way:
+            demoted = stats.Change(j.base_median, j.cand_median, j.change, j.ci, j.p_value, stats.INCONCLUSIVE,
+                                   f"too noisy: max moved alone ({j.change:+.1%}, p={j.p_value:.3g}) and p99.9 did not "
+                                   f"follow; one sample per repetition cannot tell a changed tail from chance "
+                                   f"among many tests", j.n_base, j.n_cand)
+            if peak.judged_on == "normalised" and peak.norm is not None:
+                peak.norm = demoted
+            else:
+                peak.raw = demoted
 
     def _comparability(self):
         warnings = []
-        env_b, env_c = self.base.environment, self.cand.environment
         for key, name in NOT_COMPARABLE.items():
-            if env_b.get(key) != env_c.get(key):
-                warnings.append(f"not comparable: {name} differs ({env_b.get(key)!r} vs {env_c.get(key)!r})")
-        variants_b = {s.variant for s in self.base.scenarios}
-        variants_c = {s.variant for s in self.cand.scenarios}
-        if variants_b != variants_c and env_b.get("build_variant") == env_c.get("build_variant"):
-            warnings.append(f"not comparable: build variants differ ({sorted(variants_b)} vs {sorted(variants_c)})")
-        common = {s.id for s in self.base.scenarios} & {s.id for s in self.cand.scenarios}
+            b, c = self.base.setting(key), self.cand.setting(key)
+            if b != c:
+                warnings.append(f"not comparable: {name} differs ({b!r} vs {c!r})")
+        b, c = self._timing_variant(self.base), self._timing_variant(self.cand)
+        if b != c:
+            warnings.append(f"not comparable: the timing build variant differs ({b!r} vs {c!r})")
+        common = {s.key for s in self.base.scenarios} & {s.key for s in self.cand.scenarios}
         gb, gc = grants_summary(self.base, common), grants_summary(self.cand, common)
         differing = sorted((gb ^ gc))
         if differing:
@@ -151,6 +173,12 @@ class Comparison:
             warnings.append(f"not comparable: granted priorities differ in {len(ids)} scenario(s), e.g. "
                             f"{ids[0]}")
         return warnings
+
+    @staticmethod
+    def _timing_variant(run):
+        """The variant (and build type) the timing figures came from."""
+        variants = sorted({s.variant for s in run.timed})
+        return f"{','.join(variants)} {run.setting('build_type') or ''}".strip()
 
     def _machine_note(self, moved):
         ratios = [1 + p.changes["p50"].raw.change for p in self.floors if p.changes["p50"].raw.change is not None]

@@ -21,6 +21,19 @@ class ScenarioData:
     merged: hdr.Histogram | None
     merged_uncorrected: hdr.Histogram | None
     problems: list
+    uncorrected_hgrm: tuple | None = None   # open loop without .hlog: one repetition's uncorrected .hgrm
+
+    @property
+    def merged_spectrum(self):
+        if self.merged is not None and self.merged.total:
+            return self.merged.spectrum()[:2]
+        return None
+
+    @property
+    def uncorrected_spectrum(self):
+        if self.merged_uncorrected is not None and self.merged_uncorrected.total:
+            return self.merged_uncorrected.spectrum()[:2]
+        return self.uncorrected_hgrm
 
     @property
     def has_timeline(self):
@@ -31,14 +44,20 @@ def _is_uncorrected(tag):
     return "uncorrected" in tag.lower()
 
 
-def read_rep(hlog_path, hgrm_path, scale_hint=None):
-    """One repetition's histograms; problems are returned, never raised, so one bad file spoils one plot."""
+def read_rep(hlog_path, hgrm_path, scale_hint=None, open_loop=False):
+    """One repetition's histograms; problems are returned, never raised, so one bad file spoils one plot.
+
+    The runner tags the uncorrected histogram 'uncorrected' in every log; in a
+    closed loop it holds the same samples, so only open loops keep it.
+    """
     rep, problems = RepHistograms(), []
     if hlog_path is not None:
         try:
             intervals = hdr.read_hlog(hlog_path.read_text())
             for interval in intervals:
                 uncorrected = _is_uncorrected(interval.tag)
+                if uncorrected and not open_loop:
+                    continue
                 target = "uncorrected" if uncorrected else "histogram"
                 if getattr(rep, target) is None:
                     setattr(rep, target, hdr.Histogram(interval.histogram.lowest, interval.histogram.highest,
@@ -77,12 +96,29 @@ def load_scenario(scenario):
     figures = scenario.repetitions or [scenario.raw]
     for i, (hlog_path, hgrm_path) in enumerate(zip(hlogs, hgrms)):
         max_ns = (figures[i].get("latency_ns") or {}).get("max") if i < len(figures) else None
-        rep, found = read_rep(hlog_path, hgrm_path, max_ns)
+        rep, found = read_rep(hlog_path, hgrm_path, max_ns, scenario.load_mode == "open")
         reps.append(rep)
         problems += found
     merged = _merge([rep.histogram for rep in reps])
     merged_uncorrected = _merge([rep.uncorrected for rep in reps])
-    return ScenarioData(reps, merged, merged_uncorrected, problems)
+    loaded = ScenarioData(reps, merged, merged_uncorrected, problems)
+    if scenario.load_mode == "open" and merged_uncorrected is None:
+        spectra = _uncorrected_hgrms(scenario)
+        loaded.uncorrected_hgrm = spectra[len(spectra) // 2] if spectra else None
+    return loaded
+
+
+def _uncorrected_hgrms(scenario):
+    """The runner's PREFIX.uncorrected.hgrm of each repetition that has one."""
+    out = []
+    for path in scenario.files("hgrm_uncorrected"):
+        try:
+            if path is not None:
+                values, levels, _ = hdr.read_hgrm(path.read_text())
+                out.append((values, levels))
+        except (OSError, hdr.HdrFormatError):
+            continue
+    return out
 
 
 def _merge(histograms):

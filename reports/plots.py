@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 NINES = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7]
 NINES_LABELS = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%", "99.99999%"]
@@ -35,7 +35,7 @@ NS = FuncFormatter(fmt_ns)
 
 def data_uri(fig, fmt="png"):
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt)
+    fig.savefig(buffer, format=fmt, **({"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}))
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
@@ -70,6 +70,15 @@ def nines_axis(ax, max_at):
     ax.xaxis.set_minor_locator(NullLocator())
 
 
+def sparse_log(axis, formatter=NS):
+    """A log axis with a few labelled decades and no minor ticks (ticks dominate drawing time)."""
+    axis.axes.set_xscale("log") if axis is axis.axes.xaxis else axis.axes.set_yscale("log")
+    axis.set_major_locator(LogLocator(base=10, numticks=7))
+    axis.set_minor_locator(NullLocator())
+    if formatter is not None:
+        axis.set_major_formatter(formatter)
+
+
 def log_limits(values, pad=1.3):
     values = np.asarray([v for v in values if v is not None and np.isfinite(v) and v > 0], dtype=float)
     if not len(values):
@@ -84,10 +93,11 @@ class ScenarioFigure:
         self.fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), dpi=80)
         self.fig.subplots_adjust(left=0.07, right=0.98, top=0.90, bottom=0.08, hspace=0.35, wspace=0.18)
         self.spec, self.hist, self.time, self.spread = axes.flat
-        self.spec.set_title("percentile spectrum (each repetition; all merged)")
-        self.hist.set_title("latency histogram (all repetitions)")
-        self.time.set_title("maximum per interval (stalls, warm-up)")
-        self.spread.set_title("spread across repetitions")
+        # y=1.0 fixes each title's place: matplotlib skips re-laying it out on every draw.
+        self.spec.set_title("percentile spectrum (each repetition; all merged)", y=1.0)
+        self.hist.set_title("latency histogram (all repetitions)", y=1.0)
+        self.time.set_title("maximum per interval (stalls, warm-up)", y=1.0)
+        self.spread.set_title("spread across repetitions", y=1.0)
         self.spec_reps = [self.spec.plot([], [], lw=0.8, alpha=0.7, color=REP_COLORS[i % 10])[0]
                           for i in range(MAX_REPS)]
         self.spec_merged = self.spec.plot([], [], lw=2.2, color="black", label="merged")[0]
@@ -107,12 +117,9 @@ class ScenarioFigure:
         self.notes = {ax: ax.text(0.5, 0.5, "", ha="center", va="center", transform=ax.transAxes, color="gray")
                       for ax in axes.flat}
         for ax in (self.spec, self.time, self.spread):
-            ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(NS)
-            ax.yaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
-        self.hist.set_xscale("log")
-        self.hist.set_yscale("log")
-        self.hist.xaxis.set_major_formatter(NS)
+            sparse_log(ax.yaxis)
+        sparse_log(self.hist.xaxis)
+        sparse_log(self.hist.yaxis, None)
         self.hist.set_ylabel("count")
         self.time.set_xlabel("seconds into the measurement")
 
@@ -126,8 +133,7 @@ class ScenarioFigure:
 
     def _spectrum(self, data, scenario):
         reps = [data.reps[i].spectrum if i < len(data.reps) else None for i in range(MAX_REPS)]
-        merged = [h.spectrum()[:2] if h is not None and h.total else None
-                  for h in (data.merged, data.merged_uncorrected)]
+        merged = [data.merged_spectrum, data.uncorrected_spectrum]
         spectra = [s for s in reps + merged if s is not None]
         if not spectra:  # no histogram files: the summary percentiles only
             points = [(q, scenario.latency.get(k)) for q, k in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99"),
@@ -212,13 +218,11 @@ class OverlayFigure:
         self.lines = {}
         for side, color in (("base", "tab:blue"), ("candidate", "tab:orange")):
             self.lines[side] = self.ax.plot([], [], lw=2, color=color, label=side)[0]
-        self.ax.set_yscale("log")
-        self.ax.yaxis.set_major_formatter(NS)
-        self.ax.yaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+        sparse_log(self.ax.yaxis)
         self.ax.legend(loc="upper left", fontsize=8)
 
     def draw(self, title, base_spectrum, cand_spectrum):
-        self.ax.set_title(title, fontsize=9)
+        self.ax.set_title(title, fontsize=9, y=1.0)
         at = max_position([s for s in (base_spectrum, cand_spectrum) if s is not None])
         ys = []
         for side, spectrum in (("base", base_spectrum), ("candidate", cand_spectrum)):

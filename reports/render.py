@@ -13,8 +13,12 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 
 
+def _real(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def fmt_rate(value, unit="/s"):
-    if value is None or not math.isfinite(value):
+    if not _real(value):
         return "n/a"
     for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= scale:
@@ -23,17 +27,17 @@ def fmt_rate(value, unit="/s"):
 
 
 def fmt_ratio(value):
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2f}x"
+    return f"{value:.2f}x" if _real(value) else "n/a"
 
 
 def fmt_pct(value, signed=True):
-    if value is None or not math.isfinite(value):
+    if not _real(value):
         return "n/a"
     return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
 def fmt_ns_cell(value):
-    return "n/a" if value is None else fmt_ns(value)
+    return fmt_ns(value) if _real(value) else "n/a"
 
 
 def page_name(scenario_id):
@@ -43,7 +47,7 @@ def page_name(scenario_id):
 
 def environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
     env.filters.update(ns=fmt_ns_cell, rate=fmt_rate, ratio=fmt_ratio, pct=fmt_pct, page=page_name)
     env.globals["css"] = Markup((TEMPLATES / "style.css").read_text())
     env.globals["table_js"] = Markup((TEMPLATES / "table.js").read_text())

@@ -12,6 +12,7 @@ UPGRADES = {}
 FLOORS = ("floor_cacheline", "floor_futex")
 PEERS = ("ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar")
 PARKING_WAITS = ("futex", "eventfd", "hybrid", "sleep", "native")
+VALIDATION_FAULTS = ("lost", "duplicated", "reordered", "corrupted")
 
 
 class SchemaError(ValueError):
@@ -91,10 +92,21 @@ METRICS = {
 class Scenario:
     raw: dict
     run_dir: Path
+    suffix: str = ""
 
     @property
     def id(self):
         return str(self.raw.get("id"))
+
+    @property
+    def key(self):
+        """Unique within a run: results.json has one entry per (id, variant); release keeps the bare id."""
+        return (self.id if self.variant == "release" else f"{self.id}@{self.variant}") + self.suffix
+
+    @property
+    def timing(self):
+        """True for results that carry timing figures (release builds only)."""
+        return bool(self.raw.get("timing", self.variant == "release"))
 
     @property
     def params(self):
@@ -113,7 +125,7 @@ class Scenario:
 
     @property
     def ok(self):
-        return self.status in ("ok", "pass", "passed")
+        return self.status in ("pass", "ok")
 
     @property
     def repetitions(self):
@@ -164,17 +176,24 @@ class Scenario:
         return self.raw.get("ratios") or {}
 
     def validation_failures(self):
-        """Non-zero validation counts other than sent and received."""
+        """Non-zero lost, duplicated, reordered or corrupted counts (summed over repetitions), and sent != received."""
         counts = self.raw.get("validation") or {}
-        bad = {k: v for k, v in counts.items() if k not in ("sent", "received") and number(v)}
-        for rep in self.repetitions:
-            for k, v in (rep.get("validation") or {}).items():
-                if k not in ("sent", "received") and number(v):
-                    bad[k] = bad.get(k, 0) + v if k not in counts else bad[k]
+        bad = {k: v for k, v in counts.items() if k in VALIDATION_FAULTS and number(v)}
+        sent, received = number(counts.get("sent")), number(counts.get("received"))
+        if sent is not None and received is not None and sent != received:
+            bad["missing"] = sent - received
         return bad
 
+    @property
+    def floor_id(self):
+        return self.ratios.get("floor") or self.ratios.get("floor_id") or self.raw.get("floor_id")
+
+    @property
+    def best_peer_id(self):
+        return self.ratios.get("best_peer") or self.ratios.get("best_peer_id")
+
     def files(self, kind):
-        """Existing paths of `kind` ('hgrm', 'hlog') for every repetition (None where absent)."""
+        """Existing paths of `kind` ('hgrm', 'hlog', 'hgrm_uncorrected', 'log') per repetition (None where absent)."""
         out = []
         for rep in self.repetitions or [self.raw]:
             name = (rep.get("files") or {}).get(kind)
@@ -227,27 +246,83 @@ class Run:
 
     @property
     def microbench(self):
+        """Google Benchmark rows: name, real_time_ns, cpu_time_ns, iterations (older real_time/time_unit read too)."""
         micro = self.document.get("microbench") or []
         if isinstance(micro, dict):
-            micro = micro.get("benchmarks") or [dict(v, name=k) for k, v in micro.items() if isinstance(v, dict)]
-        return [m for m in micro if isinstance(m, dict)]
+            micro = micro.get("benchmarks") or []
+        rows = []
+        for m in (m for m in micro if isinstance(m, dict)):
+            scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}.get(m.get("time_unit", "ns"), 1)
+            row = dict(m)
+            for key in ("real_time", "cpu_time"):
+                if number(row.get(f"{key}_ns")) is None and number(row.get(key)) is not None:
+                    row[f"{key}_ns"] = row[key] * scale
+            rows.append(row)
+        return rows
 
-    def by_id(self):
-        return {s.id: s for s in self.scenarios}
+    @property
+    def microbench_status(self):
+        micro = self.document.get("microbench")
+        return micro.get("status") if isinstance(micro, dict) else None
+
+    def setting(self, name):
+        """An environment value: results.json's own, else the runner's block, else the first repetition's."""
+        env = self.environment
+        if env.get(name) is not None:
+            return env[name]
+        runner = env.get("runner") or {}
+        if runner.get(name) is not None:
+            return runner[name]
+        for scenario in self.scenarios[:50]:
+            for rep in scenario.repetitions:
+                value = (rep.get("runner_environment") or {}).get(name)
+                if value is not None:
+                    return value
+        return None
+
+    def full_environment(self):
+        """The environment with the runner's block (from the first repetition when results.json has none)."""
+        env = dict(self.environment)
+        if "runner" not in env:
+            for scenario in self.scenarios[:50]:
+                block = next((r.get("runner_environment") for r in scenario.repetitions
+                              if r.get("runner_environment")), None)
+                if block:
+                    env["runner"] = block
+                    break
+        return env
+
+    def memcpy_bytes_per_s(self):
+        """The machine's memcpy bandwidth: from the environment, else a 'memcpy' microbenchmark, else None."""
+        for key in ("memcpy_bytes_per_s", "memcpy_bandwidth_bytes_per_s"):
+            if number(self.setting(key)) is not None:
+                return number(self.setting(key))
+        rates = [number(m.get("bytes_per_second")) for m in self.microbench if "memcpy" in str(m.get("name")).lower()]
+        rates = [r for r in rates if r is not None]
+        return max(rates) if rates else None
+
+    def by_key(self):
+        return {s.key: s for s in self.scenarios}
+
+    @property
+    def timed(self):
+        """Release timing results (the only ones that carry figures)."""
+        return [s for s in self.scenarios if s.timing]
 
     def floor_for(self, scenario):
-        """The floor measured next to `scenario` (same payload and placement), or None."""
-        explicit = scenario.ratios.get("floor_id") or scenario.raw.get("floor_id")
-        if explicit:
-            return self.by_id().get(explicit)
+        """The floor measured next to `scenario` (results.json's ratios.floor, else the closest match), or None."""
         if scenario.role == "floor":
             return scenario
+        explicit = scenario.floor_id
+        if explicit and explicit in self.by_key():
+            return self.by_key()[explicit]
         wanted = "floor_futex" if scenario.parks else "floor_cacheline"
         best, best_score = None, -1
-        for other in self.scenarios:
+        for other in self.timed:
             if other.role != "floor":
                 continue
-            score = (4 * (other.queue == wanted) + 2 * (other.payload == scenario.payload)
+            same_group = bool(set(other.raw.get("groups") or []) & set(scenario.raw.get("groups") or []))
+            score = (8 * same_group + 4 * (other.queue == wanted) + 4 * (other.load_mode == scenario.load_mode) + 2 * (other.payload == scenario.payload)
                      + 2 * (other.param("placement") == scenario.param("placement"))
                      + (other.param("transport") == scenario.param("transport")))
             if score > best_score:
@@ -267,4 +342,9 @@ def load_run(run_dir):
         raise SchemaError(f"{file}: not valid JSON ({error})") from None
     document = upgrade(document, file)
     scenarios = [Scenario(s, file.parent) for s in document.get("scenarios") or [] if isinstance(s, dict)]
+    seen = {}
+    for scenario in scenarios:  # one entry per (id, variant) by the schema; a repeat is kept, renamed
+        seen[scenario.key] = seen.get(scenario.key, 0) + 1
+        if seen[scenario.key] > 1:
+            scenario.suffix = f"#{seen[scenario.key]}"
     return Run(file.parent, document, scenarios)

@@ -15,7 +15,7 @@ def summary_row(scenario):
     """What the summary table shows of one scenario (numbers stay numbers for sorting)."""
     latency = scenario.latency
     return {
-        "id": scenario.id, "page": render.page_name(scenario.id), "queue": scenario.queue, "role": scenario.role,
+        "id": scenario.key, "page": render.page_name(scenario.key), "queue": scenario.queue, "role": scenario.role,
         "payload": scenario.payload, "wait": scenario.wait, "placement": scenario.param("placement", ""),
         "sched": _sched(scenario), "contention": scenario.param("contention.threads", 0) or 0,
         "load": scenario.load_mode, "status": scenario.status, "ok": scenario.ok,
@@ -23,8 +23,10 @@ def summary_row(scenario):
         "count": latency.get("count"), "throughput": scenario.value("throughput"),
         "bytes_per_s": (scenario.raw.get("throughput") or {}).get("bytes_per_s"),
         "cpu": scenario.value("cpu"), "vs_floor": scenario.ratios.get("vs_floor"),
-        "vs_best_peer": scenario.ratios.get("vs_best_peer"), "reps": len(scenario.repetitions),
-        "variant": scenario.variant,
+        "vs_best_peer": scenario.ratios.get("vs_best_peer"), "ratio_metric": scenario.ratios.get("metric"),
+        "reps": len(scenario.repetitions), "variant": scenario.variant,
+        "findings": scenario.raw.get("findings") or 0, "validation": scenario.raw.get("validation") or {},
+        "bad": scenario.validation_failures(),
     }
 
 
@@ -36,32 +38,36 @@ def _sched(scenario):
 def rep_rows(scenario):
     rows = []
     for i, rep in enumerate(scenario.repetitions):
-        rows.append({"index": rep.get("index", i), "status": rep.get("status", scenario.status),
-                     "latency": rep.get("latency_ns") or {}, "throughput": METRICS["throughput"][1](rep),
-                     "cpu": METRICS["cpu"][1](rep), "validation": rep.get("validation") or {},
-                     "files": rep.get("files") or {}})
+        rows.append({"index": rep.get("rep", i + 1), "status": rep.get("status", scenario.status),
+                     "note": rep.get("note") or "", "latency": rep.get("latency_ns") or {},
+                     "uncorrected": rep.get("latency_uncorrected_ns") or {},
+                     "throughput": METRICS["throughput"][1](rep), "cpu": METRICS["cpu"][1](rep),
+                     "validation": rep.get("validation") or {}, "files": rep.get("files") or {},
+                     "steal": ((rep.get("disturbance") or {}).get("steal") or {}).get("steal_fraction")})
     return rows
 
 
-def _render_details(run_dir, ids, titles):
-    """Detail pages for `ids` (a worker's share): one reused figure, one page each."""
+def _render_details(run_dir, keys):
+    """Detail pages for `keys` (a worker's share): one reused figure, one page each."""
     from .plots import ScenarioFigure
     run = load_run(run_dir)
-    by_id = run.by_id()
+    by_key = run.by_key()
     env = render.environment()
     figure = ScenarioFigure()
-    for sid in ids:
-        scenario = by_id[sid]
+    for key in keys:
+        scenario = by_key[key]
         loaded = data.load_scenario(scenario)
-        image = figure.draw(titles.get(sid, sid), loaded, scenario)
+        image = figure.draw(f"{key}  [{scenario.load_mode} loop]", loaded, scenario)
         floor = run.floor_for(scenario)
-        render.write(run.path / render.page_name(sid), env, "scenario.html", title=f"ringside: {sid}",
+        notes = [f"repetition {r.get('rep', '?')}: {r.get('status')}: {r['note']}" for r in scenario.repetitions
+                 if r.get("note")]
+        render.write(run.path / render.page_name(key), env, "scenario.html", title=f"ringside: {key}",
                      s=scenario, row=summary_row(scenario), reps=rep_rows(scenario), image=image,
                      params=sorted(scenario.params.items()), problems=loaded.problems,
                      grants=scenario.grants(), floor=floor if floor is not scenario else None,
-                     peer_id=scenario.ratios.get("best_peer_id"), known=set(by_id),
-                     open_loop=scenario.load_mode == "open", failures=scenario.raw.get("failures") or [])
-    return len(ids)
+                     peer_id=scenario.best_peer_id, known=set(by_key),
+                     open_loop=scenario.load_mode == "open", notes=notes)
+    return len(keys)
 
 
 def _jobs(requested, count):
@@ -77,24 +83,25 @@ def render_run(run_dir, jobs=None):
     """
     started = time.monotonic()
     run = load_run(run_dir)
-    titles = {s.id: f"{s.id}  [{s.variant}, {s.load_mode}]" for s in run.scenarios}
-    ids = [s.id for s in run.scenarios]
-    workers = _jobs(jobs, len(ids))
-    if workers == 1 or len(ids) < 2:
-        _render_details(run.path, ids, titles)
+    keys = [s.key for s in run.timed]
+    workers = _jobs(jobs, len(keys))
+    if workers == 1 or len(keys) < 2:
+        _render_details(run.path, keys)
     else:
-        shares = [ids[i::workers] for i in range(workers)]
+        shares = [keys[i::workers] for i in range(workers)]
         with get_context("fork").Pool(workers) as pool:
-            pool.starmap(_render_details, [(run.path, share, titles) for share in shares])
+            pool.starmap(_render_details, [(run.path, share) for share in shares])
     env = render.environment()
     strip = verdicts.strip(run)
-    rows = [summary_row(s) for s in run.scenarios]
-    plots = sweep_plots.all_plots(run.scenarios, run.environment)
+    rows = [summary_row(s) for s in run.timed]
+    checks = [summary_row(s) for s in run.scenarios if not s.timing]
+    plots = sweep_plots.all_plots(run.timed, run.memcpy_bytes_per_s())
     grants = verdicts.grant_mismatches(run)
     findings = [(c, f, verdicts.log_excerpt(run, f)) for c in run.checkers for f in c.get("findings") or []]
-    context = dict(title=f"ringside run {run.path.name}", run=run, strip=strip, rows=rows, plots=plots,
+    context = dict(title=f"ringside run {run.path.name}", run=run, strip=strip, rows=rows, checks=checks, plots=plots,
                    provenance=verdicts.provenance(run), grants=grants, findings=findings,
                    failed=[s for s in run.scenarios if not s.ok or s.validation_failures()],
+                   canary_ok=verdicts.canary_ok, checker_name=verdicts.checker_name,
                    partial=bool(run.document.get("partial")), elapsed=time.monotonic() - started)
     index = render.write(run.path / "index.html", env, "index.html", **context)
     (run.path / "summary.md").write_text(markdown.run_summary(run, strip, rows, context["provenance"], grants))

@@ -143,7 +143,7 @@ def latency_vs_cpu(scenarios):
                 "every ringside scenario; lower-left is better: a wait strategy buys latency with CPU")
 
 
-def throughput_vs_payload(scenarios, environment):
+def throughput_vs_payload(scenarios, memcpy):
     runs = [s for s in sweep.timing(scenarios) if s.role != "floor" and s.value("throughput") is not None]
     mode = "throughput" if any(s.load_mode == "throughput" for s in runs) else "closed"
     runs = [s for s in runs if s.load_mode == mode]
@@ -158,7 +158,6 @@ def throughput_vs_payload(scenarios, environment):
         xs = sorted(msgs)
         axes[0].plot(xs, [msgs[x] for x in xs], marker="o", label=queue)
         axes[1].plot(xs, [msgs[x] * x for x in xs], marker="o", label=queue)
-    memcpy = environment.get("memcpy_bytes_per_s") or (environment.get("memcpy") or {}).get("bytes_per_s")
     if memcpy:
         axes[1].axhline(memcpy, color="gray", ls="--", label=f"memcpy {memcpy / 1e9:.1f} GB/s")
     for ax, unit in zip(axes, ("messages/s", "bytes/s")):
@@ -198,8 +197,8 @@ def peers_and_floors(scenarios):
     return Plot("peers", "ringside vs peers vs floors", _close(fig), f"fixed: {sweep.fixed_text(fixed)}")
 
 
-def all_plots(scenarios, environment):
+def all_plots(scenarios, memcpy_bytes_per_s=None):
     makers = (lambda: latency_vs_payload(scenarios), lambda: heatmap_p99(scenarios),
               lambda: priority_contention(scenarios), lambda: latency_vs_cpu(scenarios),
-              lambda: throughput_vs_payload(scenarios, environment), lambda: peers_and_floors(scenarios))
+              lambda: throughput_vs_payload(scenarios, memcpy_bytes_per_s), lambda: peers_and_floors(scenarios))
     return [plot for plot in (make() for make in makers) if plot is not None]

@@ -1,9 +1,10 @@
 """The run's verdict strip and provenance: validation, checkers, canaries, machine, scheduling grants."""
 
+import re
 from dataclasses import dataclass, field
 
 SANITIZERS = ("asan", "ubsan", "tsan", "msan")
-LEAK_CHECKERS = ("lsan", "memcheck", "valgrind", "leak")
+LEAK_TOOLS = ("lsan", "memcheck", "valgrind")
 EXCERPT_LINES = 30
 
 
@@ -16,52 +17,73 @@ class Verdict:
     items: list = field(default_factory=list)
 
 
-def _kind(checker):
-    name = str(checker.get("name") or checker.get("tool") or "").lower()
-    if any(name.startswith(n) for n in LEAK_CHECKERS):
-        return "leak"
-    return "sanitizer" if any(name.startswith(n) for n in SANITIZERS) else "other"
+def checker_name(checker):
+    return str(checker.get("tool") or checker.get("name") or "?").lower()
 
 
-def _checker_failed(checker):
-    status = str(checker.get("status", "")).lower()
-    return bool(checker.get("findings")) or status in ("fail", "failed", "error", "broken")
+def _is_leak(finding):
+    tool, kind = str(finding.get("tool", "")).lower(), str(finding.get("kind", "")).lower()
+    return tool in LEAK_TOOLS or "leak" in kind
+
+
+def _ran(checker):
+    return str(checker.get("status", "")).lower() not in ("not_run", "not run", "skipped")
 
 
 def validation(run):
-    failed = [s for s in run.scenarios if not s.ok or s.validation_failures()]
     if not run.scenarios:
         return Verdict("validation", "not run", "no scenarios in this run", "validation")
-    detail = (f"all {len(run.scenarios)} scenarios ran and every message checked" if not failed else
-              f"{len(failed)} of {len(run.scenarios)} scenarios failed or lost, duplicated, reordered or "
-              f"corrupted messages")
+    failed = [s for s in run.scenarios if not s.ok or s.validation_failures()]
+    detail = (f"all {len(run.scenarios)} scenario runs passed; every message checked" if not failed else
+              f"{len(failed)} of {len(run.scenarios)} scenario runs failed, errored, or lost, duplicated, "
+              f"reordered or corrupted messages")
     return Verdict("validation", "fail" if failed else "pass", detail, "validation", failed)
 
 
-def checker_verdict(run, kind, title):
-    mine = [c for c in run.checkers if _kind(c) == kind]
+def sanitizer_verdict(run):
+    """ASan, UBSan, TSan: their findings other than leaks (LeakSanitizer has its own verdict)."""
+    mine = [c for c in run.checkers if checker_name(c) in SANITIZERS and _ran(c)]
     if not mine:
-        return Verdict(title, "not run", f"no {title} in this run", "checkers")
-    failed = [c for c in mine if _checker_failed(c)]
-    names = ", ".join(str(c.get("name")) for c in mine)
-    findings = sum(len(c.get("findings") or []) for c in mine)
-    detail = f"{names}: clean" if not failed else f"{findings} finding(s) in {', '.join(str(c.get('name')) for c in failed)}"
-    return Verdict(title, "fail" if failed else "pass", detail, "checkers", failed)
+        return Verdict("sanitizers", "not run", "no sanitizer build ran in this run", "checkers")
+    findings = [f for c in mine for f in c.get("findings") or [] if not _is_leak(f)]
+    unexplained = [c for c in mine if str(c.get("status")).lower() in ("fail", "error") and not c.get("findings")]
+    names = ", ".join(sorted({checker_name(c) for c in mine}))
+    if findings or unexplained:
+        detail = f"{len(findings)} finding(s)" + (f"; {len(unexplained)} failed without a finding" if unexplained else "")
+        return Verdict("sanitizers", "fail", f"{names}: {detail}", "checkers", findings)
+    return Verdict("sanitizers", "pass", f"{names}: no findings", "checkers")
+
+
+def leak_verdict(run):
+    """LeakSanitizer (inside the asan build) and Valgrind memcheck (all of its findings)."""
+    mine = [c for c in run.checkers if checker_name(c) in ("asan", "lsan", *LEAK_TOOLS) and _ran(c)]
+    if not mine:
+        return Verdict("leak checkers", "not run", "no LeakSanitizer or memcheck run in this run", "checkers")
+    findings = [f for c in mine for f in c.get("findings") or []
+                if _is_leak(f) or checker_name(c) in ("memcheck", "valgrind")]
+    names = ", ".join(sorted({"lsan" if checker_name(c) == "asan" else checker_name(c) for c in mine}))
+    if findings:
+        return Verdict("leak checkers", "fail", f"{names}: {len(findings)} finding(s)", "checkers", findings)
+    return Verdict("leak checkers", "pass", f"{names}: no findings", "checkers")
+
+
+def canary_ok(canary):
+    return bool(canary.get("ok", canary.get("caught")))
 
 
 def canary_verdict(run):
     canaries = run.canaries
     if not canaries:
         return Verdict("canaries", "not run", "no canaries in this run: the checkers are unproven", "canaries")
-    missed = [c for c in canaries if not c.get("caught")]
-    detail = (f"all {len(canaries)} caught by their checkers" if not missed else
-              f"{len(missed)} missed: a checker that cannot fail proves nothing (run broken)")
+    missed = [c for c in canaries if not canary_ok(c)]
+    detail = (f"all {len(canaries)} behaved: each checker caught its fault" if not missed else
+              f"{len(missed)} of {len(canaries)} not as expected: a checker that cannot fail proves nothing "
+              f"(run broken)")
     return Verdict("canaries", "fail" if missed else "pass", detail, "canaries", missed)
 
 
 def strip(run):
-    return [validation(run), checker_verdict(run, "sanitizer", "sanitizers"),
-            checker_verdict(run, "leak", "leak checkers"), canary_verdict(run)]
+    return [validation(run), sanitizer_verdict(run), leak_verdict(run), canary_verdict(run)]
 
 
 def _sched(block, cpu_key):
@@ -81,47 +103,80 @@ def grant_mismatches(run):
         for where, grant in scenario.grants():
             if grant.get("as_requested", True):
                 continue
-            side = where.rsplit(".", 1)[-1]
+            side = re.sub(r"\[\d+\]", "", where.rsplit(".", 1)[-1])
             requested, granted = _sched(grant.get("requested") or {}, "cpu"), _sched(grant, "cpus")
             if (side, requested, granted) in seen:
                 continue
             seen.add((side, requested, granted))
-            rows.append({"scenario": scenario.id, "side": side, "requested": requested, "granted": granted,
+            rows.append({"scenario": scenario.key, "side": side, "requested": requested, "granted": granted,
                          "refused": grant.get("refused") or ""})
     return rows
 
 
+def steal(run):
+    """(total steal ms, largest steal fraction, the scenario where it was largest) over every repetition."""
+    total, worst, where = 0.0, None, None
+    for scenario in run.scenarios:
+        for rep in scenario.repetitions:
+            block = ((rep.get("disturbance") or {}).get("steal")) or {}
+            total += block.get("steal_ms") or 0.0
+            fraction = block.get("steal_fraction")
+            if isinstance(fraction, (int, float)) and (worst is None or fraction > worst):
+                worst, where = fraction, scenario.key
+    if worst is None:
+        block = run.setting("steal") or {}
+        return block.get("steal_ms"), block.get("steal_fraction"), None
+    return total, worst, where
+
+
+def rt_throttling(run):
+    runtime = run.setting("sched_rt_runtime_us")
+    period = None
+    block = run.setting("rt_throttling") or {}
+    if runtime is None:
+        runtime = block.get("sched_rt_runtime_us")
+    period = block.get("sched_rt_period_us") or 1000000
+    try:
+        runtime = int(runtime)
+    except (TypeError, ValueError):
+        return "unknown (sched_rt_runtime_us not readable)"
+    if runtime < 0:
+        return "off (sched_rt_runtime_us = -1): a real-time spinner can starve its core"
+    return f"on: real-time threads may use {runtime} us of every {period} us, then are throttled"
+
+
 def provenance(run):
-    env = run.environment
-    rt = env.get("rt_throttling") or {}
-    runtime = rt.get("sched_rt_runtime_us")
-    throttle = ("unknown" if runtime is None else "off (sched_rt_runtime_us = -1)" if runtime == -1 else
-                f"on: real-time threads get {runtime} of every {rt.get('sched_rt_period_us', '?')} us")
-    steal = env.get("steal") or {}
-    fraction = steal.get("steal_fraction")
-    variants = sorted({s.variant for s in run.scenarios} | ({env["build_variant"]} if env.get("build_variant") else set()))
-    clock = env.get("clock") or {}
+    commit = run.setting("git_commit") or "unknown"
+    variants = sorted({s.variant for s in run.scenarios}) or [run.setting("build_variant") or "unknown"]
+    compiler = " ".join(str(x) for x in (run.setting("compiler"), run.setting("compiler_version")) if x)
+    total, worst, where = steal(run)
+    clock = run.setting("clock") or {}
+    memcpy = run.memcpy_bytes_per_s()
     rows = [
-        ("commit", f"{env.get('git_commit', 'unknown')}{' (dirty tree)' if env.get('git_dirty') else ''}"),
-        ("build variant", ", ".join(variants) or "unknown"),
-        ("compiler", " ".join(str(x) for x in (env.get("compiler"), env.get("flags")) if x) or "unknown"),
-        ("kernel", env.get("kernel", "unknown")),
-        ("CPU", f"{env.get('cpu_model', 'unknown')}; {env.get('cpus_online', '?')} online"
-                f"{', under a hypervisor' if env.get('hypervisor') else ''}"),
-        ("governor / SMT", f"{env.get('governor') or 'not readable'} / {_smt(env)}"),
-        ("steal time", "not measured" if not steal else
-         f"{steal.get('steal_ms', 0):.0f} ms ({fraction:.2%} of CPU time)" if fraction is not None else
-         f"{steal.get('steal_ms', 0):.0f} ms"),
-        ("real-time throttling", throttle),
+        ("commit", f"{commit}{' (dirty tree)' if run.setting('git_dirty') else ''}"),
+        ("build variants", ", ".join(variants) + " (timing only from release)"),
+        ("compiler", f"{compiler or 'unknown'}; flags: {run.setting('flags') or 'unknown'}"),
+        ("kernel", run.setting("kernel") or "unknown"),
+        ("CPU", f"{run.setting('cpu_model') or 'unknown'}; {run.setting('cpus_online') or '?'} online, allowed "
+                f"{run.setting('cpus_allowed')}{', under a hypervisor' if run.setting('hypervisor') else ''}"),
+        ("governor / SMT", f"{run.setting('governor') or 'not readable'} / {_smt(run)}"),
+        ("steal time", "not measured" if total is None else
+         f"{total:.0f} ms in all; worst {worst:.2%} of CPU time in {where}" if where else
+         f"{total:.0f} ms" + (f" ({worst:.2%})" if worst is not None else "")),
+        ("real-time throttling", rt_throttling(run)),
         ("clock", f"{clock.get('source', 'unknown')}, resolution {clock.get('resolution_ns', '?')} ns, "
-                  f"cost {clock.get('timer_cost_ns', '?')} ns" if clock else "unknown"),
+                  f"read cost {clock.get('timer_cost_ns', '?')} ns" if clock else "unknown"),
+        ("memcpy bandwidth", f"{memcpy / 1e9:.1f} GB/s" if memcpy else "not measured in this run"),
+        ("host", f"{run.setting('hostname') or '?'}; started {run.setting('started_utc') or '?'}"),
     ]
     return rows
 
 
-def _smt(env):
-    smt = env.get("smt_active")
-    return "not readable" if smt is None else ("active" if smt else "off")
+def _smt(run):
+    smt = run.setting("smt")
+    if smt is None:
+        smt = run.setting("smt_active")
+    return "not readable" if smt is None else ("active" if str(smt) in ("1", "True", "true") else "off")
 
 
 def log_excerpt(run, finding):

@@ -118,94 +118,155 @@ def samples(rng, typical, n):
     return np.maximum(body, 1).astype(np.int64)
 
 
-def figures(histogram, payload, elapsed_s, cpu_per_msg):
-    count = histogram.total
-    latency = {name: histogram.supported_percentile(q) for name, q in
-               (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9), ("p9999", 99.99))}
-    latency.update(max=histogram.max(), mean=round(histogram.mean(), 3), count=count)
-    msgs = count / elapsed_s
-    return {"latency_ns": latency, "throughput": {"msgs_per_s": msgs, "bytes_per_s": msgs * payload},
-            "cpu_ns_per_msg": {"host": cpu_per_msg * 0.55, "sidecar": cpu_per_msg * 0.45}}
+LATENCY_KEYS = ("p50", "p90", "p99", "p999", "p9999")
+
+
+def latency(histogram):
+    out = {name: histogram.supported_percentile(q) for name, q in
+           zip(LATENCY_KEYS, (50, 90, 99, 99.9, 99.99))}
+    out.update(max=histogram.max(), mean=round(histogram.mean(), 3), count=histogram.total)
+    return out
 
 
 def grant(params, side, refuse_rt):
+    """The runner's read-back of one thread's scheduling (os_threads.cpp granted_json)."""
     policy = params[f"{side}.sched.policy"]
     got = "other" if refuse_rt and policy == "fifo" else policy
-    cpus = [0, 1] if params["placement"] == "different_cores" else [0]
-    cpu = cpus[0] if side == "host" or len(cpus) == 1 else cpus[1]
+    cpu = (0 if side == "host" else 1) if params["placement"] == "different_cores" else 0
     return {"requested": {"policy": policy, "priority": params[f"{side}.sched.priority"], "nice": 0, "cpu": cpu},
             "tid": 1000, "policy": got, "priority": params[f"{side}.sched.priority"] if got != "other" else 0,
-            "nice": 0, "cpus": [cpu], "refused": "EPERM" if got != policy else None,
+            "nice": 0, "cpus": [cpu], "refused": "sched_setscheduler: EPERM" if got != policy else None,
             "as_requested": got == policy}
 
 
-def make_scenario(out_dir, params, rng, repetitions, factor, noise, with_files, intervals, refuse_rt):
+def runner_environment(env):
+    return env["runner"]
+
+
+def make_repetition(out_dir, sid, params, rng, rep, typical, noise, with_files, intervals, refuse_rt, env,
+                    machine=1.0):
+    payload = params["payload_bytes"]
+    mode = params["load.mode"]
+    wait = params["host.wait.kind"]
+    cpu_share = 1.0 if params["queue"] == "floor_cacheline" else WAIT_CPU.get(wait, 1.0)
+    if params["queue"] in ("mutex_condvar", "floor_futex"):
+        cpu_share = 0.12
+    level = typical * max(0.5, rng.normal(1.0, noise))
+    total, raw_total, log = hdr.Histogram(), hdr.Histogram(), []
+    per_interval = max(200, params["count"] // intervals)
+    for i in range(intervals):
+        h, raw = hdr.Histogram(), hdr.Histogram()
+        values = samples(rng, level * (1.6 if i == 0 else 1.0), per_interval)
+        h.record(values)
+        raw.record(values * 0.8 if mode == "open" else values)
+        total.add(h)
+        raw_total.add(raw)
+        log += [hdr.Interval("", float(i), 1.0, 0.0, h), hdr.Interval("uncorrected", float(i), 1.0, 0.0, raw)]
+    seconds = total.total * total.mean() / 1e9
+    if mode == "open":
+        seconds = total.total / params["load.rate_per_s"]
+    elif mode == "throughput":
+        seconds = max(seconds / 8, total.total * payload * machine / env["memcpy"] / 0.6)
+    msgs = total.total / seconds
+    record = {"rep": rep + 1, "status": "pass", "exit_code": 0, "wall_s": round(seconds + 0.3, 3),
+              "files": {}, "latency_ns": latency(total),
+              "latency_uncorrected_ns": latency(raw_total) if mode == "open" else None,
+              "throughput": {"msgs_per_s": msgs, "bytes_per_s": msgs * payload},
+              "cpu_ns_per_msg": level * cpu_share * 1.6,
+              "validation": {"sent": total.total, "received": total.total, "lost": 0, "duplicated": 0,
+                             "reordered": 0, "corrupted": 0},
+              "measured": {"messages": total.total, "seconds": seconds, "warmup_messages": 1000},
+              "granted": {"host": grant(params, "host", refuse_rt), "sidecar": grant(params, "sidecar", refuse_rt),
+                          "contention": [], "boosted": "none"},
+              "clock": env["runner"]["clock"],
+              "disturbance": {"steal": {"steal_ms": float(rng.integers(0, 3)) * 10, "steal_fraction":
+                                        float(rng.uniform(0, 0.01)), "tick_ms": 10.0, "per_cpu": {}},
+                              "rt_throttling": {"sched_rt_runtime_us": 950000, "sched_rt_period_us": 1000000}},
+              "findings": [], "runner_environment": runner_environment(env)}
+    if with_files:
+        stem = f"scenarios/{sid}/release/rep{rep + 1}"
+        (out_dir / stem).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{stem}.hgrm").write_text(hdr.write_hgrm(total))
+        (out_dir / f"{stem}.hlog").write_text(hdr.write_hlog(log, 1.7e9))
+        (out_dir / f"{stem}.log").write_text(f"ringside-runner: pass: {sid}\n")
+        record["files"] = {"hgrm": f"{stem}.hgrm", "hlog": f"{stem}.hlog", "log": f"{stem}.log"}
+        if mode == "open":
+            (out_dir / f"{stem}.uncorrected.hgrm").write_text(hdr.write_hgrm(raw_total))
+            record["files"]["hgrm_uncorrected"] = f"{stem}.uncorrected.hgrm"
+    return record
+
+
+def _median(values):
+    values = [v for v in values if isinstance(v, (int, float))]
+    return float(np.median(values)) if values else None
+
+
+def aggregate(entry):
+    """results.json's scenario figures from its repetitions (as harness/runall/store.py aggregates them)."""
+    good = [r for r in entry["repetitions"] if r["status"] == "pass"]
+    lat = [r["latency_ns"] for r in good] if entry["timing"] else []
+    entry["latency_ns"] = {k: _median([l.get(k) for l in lat]) for k in LATENCY_KEYS}
+    entry["latency_ns"]["max"] = max([l["max"] for l in lat], default=None)
+    count = sum(l["count"] for l in lat)
+    entry["latency_ns"]["mean"] = sum(l["mean"] * l["count"] for l in lat) / count if count else None
+    entry["latency_ns"]["count"] = count if lat else None
+    entry["throughput"] = {k: _median([r["throughput"][k] for r in good]) if entry["timing"] else None
+                           for k in ("msgs_per_s", "bytes_per_s")}
+    entry["cpu_ns_per_msg"] = _median([r["cpu_ns_per_msg"] for r in good]) if entry["timing"] else None
+    validation = {}
+    for r in entry["repetitions"]:
+        for k, v in (r.get("validation") or {}).items():
+            validation[k] = validation.get(k, 0) + v
+    entry["validation"] = validation
+    entry["findings"] = 0
+    return entry
+
+
+def make_scenario(out_dir, params, rng, repetitions, factor, noise, with_files, intervals, refuse_rt, env,
+                  machine=1.0):
     sid = scenario_id(params)
     typical = model_ns(params) * factor
-    payload = params["payload_bytes"]
-    open_loop = params["load.mode"] == "open"
-    wait = params["host.wait.kind"]
-    queue_cpu = 1.0 if params["queue"] in ("floor_cacheline",) else WAIT_CPU.get(wait, 1.0)
-    if params["queue"] in ("mutex_condvar", "floor_futex"):
-        queue_cpu = 0.12
-    merged = hdr.Histogram()
-    reps = []
-    for rep in range(repetitions):
-        level = typical * max(0.5, rng.normal(1.0, noise))
-        files = {}
-        total = hdr.Histogram()
-        log = []
-        per_interval = max(200, params["count"] // intervals)
-        for i in range(intervals):
-            h = hdr.Histogram()
-            warm = 1.6 if i == 0 else 1.0
-            values = samples(rng, level * warm, per_interval)
-            h.record(values)
-            total.add(h)
-            log.append(hdr.Interval("", float(i), 1.0, 0.0, h))
-            if open_loop:
-                raw = hdr.Histogram()
-                raw.record(values * 0.8)
-                log.append(hdr.Interval("uncorrected", float(i), 1.0, 0.0, raw))
-        merged.add(total)
-        elapsed = total.total * total.mean() / 1e9 if params["load.mode"] != "open" else total.total / 100000
-        if params["load.mode"] == "throughput":
-            elapsed /= 8
-        record = {"index": rep, "status": "ok", **figures(total, payload, elapsed, level * queue_cpu * 1.6),
-                  "validation": {"sent": total.total, "received": total.total, "lost": 0, "duplicated": 0,
-                                 "reordered": 0, "corrupted": 0},
-                  "granted": {"host": grant(params, "host", refuse_rt), "sidecar": grant(params, "sidecar", refuse_rt)}}
-        if with_files:
-            stem = f"scenarios/{sid}/rep{rep}"
-            (out_dir / stem).parent.mkdir(parents=True, exist_ok=True)
-            (out_dir / f"{stem}.hgrm").write_text(hdr.write_hgrm(total))
-            (out_dir / f"{stem}.hlog").write_text(hdr.write_hlog(log, 1.7e9))
-            files = {"hgrm": f"{stem}.hgrm", "hlog": f"{stem}.hlog"}
-            record["files"] = files
-        reps.append(record)
-    summary = figures(merged, payload, 1.0, 0.0)
-    for key in ("throughput", "cpu_ns_per_msg"):
-        summary[key] = reps[len(reps) // 2][key]
-    return {"id": sid, "params": params, "variant": "release", "kind": "timing", "status": "ok",
-            "repetitions": reps, **summary,
-            "validation": {"sent": merged.total, "received": merged.total, "lost": 0, "duplicated": 0,
-                           "reordered": 0, "corrupted": 0}}
+    reps = [make_repetition(out_dir, sid, params, rng, rep, typical, noise, with_files, intervals, refuse_rt, env,
+                            machine) for rep in range(repetitions)]
+    group = "peers" if params["queue"] != "ringside" else "sweep"
+    entry = {"id": sid, "slug": sid.rsplit("-", 1)[0], "group": group, "groups": [group, "all"],
+             "params": params, "variant": "release", "kind": "timing", "timing": True, "status": "pass",
+             "repetitions": reps}
+    return aggregate(entry)
 
 
-def environment(cpu_model="Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", kernel="Linux 6.1.0-28-cloud-amd64",
-                commit="d6906bc", variant="release"):
-    return {"cpu_model": cpu_model, "cpus_online": 2, "cpus_allowed": [0, 1], "hypervisor": True,
-            "kernel": kernel, "machine": "x86_64", "governor": None, "smt_active": None,
-            "rt_throttling": {"sched_rt_runtime_us": 950000, "sched_rt_period_us": 1000000},
-            "compiler": "GNU 12.2.0", "flags": "-O2 -g -fno-omit-frame-pointer", "build_variant": variant,
-            "git_commit": commit, "git_dirty": False, "ringside_version": "0.1.0",
-            "steal": {"steal_ms": 12.0, "steal_fraction": 0.004}, "memcpy_bytes_per_s": 9.5e9,
-            "clock": {"source": "tsc", "resolution_ns": 10, "timer_cost_ns": 7.5}}
+def validation_entry(params, variant):
+    """A validation run in an instrumented build: no timing figures."""
+    sid = scenario_id(params)
+    reps = [{"rep": 1, "status": "pass", "exit_code": 0, "wall_s": 2.5, "files": {},
+             "latency_ns": None, "throughput": None, "cpu_ns_per_msg": None,
+             "validation": {"sent": 5000, "received": 5000, "lost": 0, "duplicated": 0, "reordered": 0,
+                            "corrupted": 0}, "findings": []}]
+    entry = {"id": sid, "slug": sid.rsplit("-", 1)[0], "group": "sanitize", "groups": ["sanitize"],
+             "params": params, "variant": variant, "kind": "validation", "timing": False, "status": "pass",
+             "repetitions": reps}
+    return aggregate(entry)
+
+
+def environment(cpu_model="Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", kernel="6.1.0-28-cloud-amd64",
+                commit="d6906bc0c6a1e5f0a6a7f5bd2b8d06a1f0a9e3c1", memcpy=9.5e9):
+    """results.json's environment (harness/runall/store.py) with the runner's block."""
+    return {"git_commit": commit, "git_dirty": False, "hostname": "bench-1", "kernel": kernel,
+            "cpu_model": cpu_model, "cpus_online": 2, "cpus_allowed": [0, 1], "governor": None, "smt": None,
+            "sched_rt_runtime_us": "950000", "python": "3.11.2", "command": "run_all.py run",
+            "started_utc": "2026-11-22T05:00:00Z", "finished_utc": "2026-11-22T05:05:00Z",
+            "memcpy": memcpy,
+            "runner": {"cpu_model": cpu_model, "kernel": f"Linux {kernel}", "compiler": "GNU 12.2.0",
+                       "compiler_version": "12.2.0", "flags": "-O2 -g -fno-omit-frame-pointer",
+                       "build_type": "RelWithDebInfo", "build_variant": "release", "git_commit": commit[:12],
+                       "hypervisor": True,
+                       "rt_throttling": {"sched_rt_runtime_us": 950000, "sched_rt_period_us": 1000000},
+                       "clock": {"source": "tsc", "resolution_ns": 10.0, "timer_cost_ns": 7.5}}}
 
 
 def make_run(out_dir, *, seed=1, size="default", repetitions=5, noise=0.02, factor=None, machine=1.0,
              with_files=True, intervals=4, schema_version=1, env=None, checker_finding=False,
-             canary_missed=False, refuse_rt=True, drop_ids=(), failed_ids=()):
+             canary_missed=False, refuse_rt=True, drop_ids=(), failed_ids=(), validation_runs=True):
     """Writes a run folder and returns its results document.
 
     factor: {scenario id or queue name: multiplier} applied to typical latency.
@@ -215,60 +276,67 @@ def make_run(out_dir, *, seed=1, size="default", repetitions=5, noise=0.02, fact
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     factor = factor or {}
+    env = env or environment()
     scenarios = []
     for params in matrix(size):
         sid = scenario_id(params)
         if sid in drop_ids:
             continue
         scale = machine * factor.get(sid, factor.get(params["queue"], 1.0))
-        scenario = make_scenario(out_dir, params, rng, repetitions, scale, noise, with_files, intervals, refuse_rt)
+        scenario = make_scenario(out_dir, params, rng, repetitions, scale, noise, with_files, intervals,
+                                 refuse_rt, env, machine)
         if sid in failed_ids:
-            scenario["status"] = "failed"
+            scenario["status"] = "fail"
+            scenario["repetitions"][0].update(status="fail", note="validation (forward): sent 20000, "
+                                              "received 19997, lost 3")
             scenario["validation"]["lost"] = 3
         scenarios.append(scenario)
+    if validation_runs:
+        for variant in ("asan", "tsan"):
+            for params in matrix("default")[:3]:
+                scenarios.append(validation_entry(params, variant))
     _ratios(scenarios)
     document = {"schema_version": schema_version, "partial": False,
-                "environment": env or environment(),
+                "environment": {k: v for k, v in env.items() if k != "memcpy"},
                 "scenarios": scenarios, "checkers": _checkers(out_dir, checker_finding),
-                "canaries": _canaries(canary_missed), "microbench": _microbench(rng, machine)}
-    (out_dir / "results.json").write_text(json.dumps(document, indent=1))
+                "canaries": _canaries(canary_missed), "microbench": _microbench(rng, machine, env["memcpy"])}
+    (out_dir / "results.json").write_text(json.dumps(document, indent=1, allow_nan=False))
     return document
 
 
 def _ratios(scenarios):
+    """ratios as harness/runall/store.py add_ratios sets them (same placement, payload and load mode)."""
+    timed = [s for s in scenarios if s["timing"] and s["status"] == "pass"]
+
     def key(s):
         p = s["params"]
         return p["payload_bytes"], p["placement"], p["load.mode"]
-    floors = {}
-    peers = {}
     for s in scenarios:
-        queue = s["params"]["queue"]
-        if queue.startswith("floor"):
-            floors[(queue,) + key(s)] = s
-        elif queue != "ringside":
-            best = peers.get(key(s))
-            if best is None or s["latency_ns"]["p50"] < best["latency_ns"]["p50"]:
-                peers[key(s)] = s
-    for s in scenarios:
-        if s["params"]["queue"] != "ringside":
+        s["ratios"] = {"vs_floor": None, "vs_best_peer": None, "metric": None, "floor": None, "best_peer": None}
+        if s not in timed or s["params"]["queue"] != "ringside":
             continue
-        parks = s["params"]["host.wait.kind"] in ("futex", "eventfd", "hybrid")
-        floor = floors.get(("floor_futex" if parks else "floor_cacheline",) + key(s))
-        peer = peers.get(key(s))
-        p50 = s["latency_ns"]["p50"]
-        s["ratios"] = {"vs_floor": p50 / floor["latency_ns"]["p50"] if floor else None,
-                       "vs_best_peer": p50 / peer["latency_ns"]["p50"] if peer else None,
-                       "floor_id": floor["id"] if floor else None, "best_peer_id": peer["id"] if peer else None}
+        tput = s["params"]["load.mode"] == "throughput"
+        value = (lambda x: x["throughput"]["msgs_per_s"]) if tput else (lambda x: x["latency_ns"]["p50"])
+        same = [x for x in timed if key(x) == key(s)]
+        parks = s["params"]["host.wait.kind"] not in ("busy_spin", "spin_pause", "yield")
+        floors = [x for x in same if x["params"]["queue"] == ("floor_futex" if parks else "floor_cacheline")]
+        peers = [x for x in same if x["params"]["queue"] in ("boost_spsc", "moodycamel_rwq", "mutex_condvar")]
+        s["ratios"]["metric"] = "msgs_per_s" if tput else "p50"
+        if floors and not tput:
+            ref = min(floors, key=value)
+            s["ratios"].update(vs_floor=value(s) / value(ref), floor=ref["id"])
+        if peers:
+            ref = max(peers, key=value) if tput else min(peers, key=value)
+            s["ratios"].update(vs_best_peer=value(s) / value(ref), best_peer=ref["id"])
 
 
 def _checkers(out_dir, finding):
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     checkers = []
-    for name, variant in (("asan", "asan"), ("ubsan", "asan"), ("lsan", "asan"), ("tsan", "tsan"),
-                          ("memcheck", "valgrind")):
+    for tool, variant in (("asan", "asan"), ("tsan", "tsan"), ("memcheck", "valgrind")):
         findings = []
-        if finding and name == "tsan":
+        if finding and tool == "tsan":
             log = logs / "tsan-smoke.log"
             log.write_text("==================\nWARNING: ThreadSanitizer: data race (pid=4242)\n"
                            "  Write of size 8 at 0x7b0400000010 by thread T2:\n"
@@ -280,28 +348,42 @@ def _checkers(out_dir, finding):
             findings.append({"tool": "tsan", "kind": "data-race", "message": "WARNING: ThreadSanitizer: data race",
                              "frames": [{"function": "rs_ring_commit", "file": "src/ring.cpp", "line": 141}],
                              "scenario": "ringside.thr.8B.busy_spin.2cpu", "log": "logs/tsan-smoke.log"})
-        checkers.append({"name": name, "variant": variant, "status": "fail" if findings else "pass",
-                         "runs": 6, "findings": findings})
+        checkers.append({"variant": variant, "tool": tool, "status": "fail" if findings else "pass",
+                         "scenarios_run": 6, "findings": findings})
     return checkers
 
 
 def _canaries(missed):
-    pairs = [("tsan", "data_race"), ("asan", "heap_overflow"), ("asan", "use_after_free"), ("lsan", "leak"),
-             ("memcheck", "leak"), ("ubsan", "signed_overflow"), ("ubsan", "misaligned"),
-             ("memcheck", "uninitialised_read")]
-    return [{"checker": c, "fault": f, "caught": not (missed and i == 0), "expected": f, "found": [] if
-             (missed and i == 0) else [f]} for i, (c, f) in enumerate(pairs)]
-
-
-def _microbench(rng, machine):
+    pairs = [("tsan", "tsan", "data_race", ["tsan:data-race"]),
+             ("asan", "asan", "heap_overflow", ["asan:heap-buffer-overflow"]),
+             ("asan", "asan", "use_after_free", ["asan:heap-use-after-free"]),
+             ("lsan", "asan", "leak", ["lsan:leak"]), ("memcheck", "valgrind", "leak", ["memcheck:leak-definite"]),
+             ("ubsan", "asan", "signed_overflow", ["ubsan:signed-integer-overflow"]),
+             ("memcheck", "valgrind", "uninitialised_read", ["memcheck:uninitialised-condition"])]
     out = []
+    for i, (checker, variant, fault, expected) in enumerate(pairs):
+        caught = not (missed and i == 0)
+        out.append({"name": f"canary_{fault}", "checker": checker, "variant": variant, "fault": fault,
+                    "expected": expected, "caught": caught, "ok": caught, "found": expected if caught else [],
+                    "exit_code": 66 if caught else 0, "log": f"logs/canary_{fault}_{checker}.log", "note": ""})
+    out.append({"name": "canary_data_race", "checker": None, "variant": "release", "fault": "data_race",
+                "expected": [], "caught": None, "ok": True, "found": [], "exit_code": 0, "log": None,
+                "note": "native run exits 0"})
+    return out
+
+
+def _microbench(rng, machine, memcpy):
+    rows = []
     for name, ns in (("BM_ReserveCommit/8", 6.1), ("BM_ReserveCommit/4096", 88.0), ("BM_PeekRelease/8", 5.2),
                      ("BM_VtableDispatch", 1.9), ("BM_DirectCall", 0.9), ("BM_CApiCall", 2.4),
                      ("BM_Timestamp", 7.4)):
         t = ns * machine * rng.normal(1, 0.01)
-        out.append({"name": name, "real_time": t, "cpu_time": t * 1.01, "time_unit": "ns",
-                    "iterations": 100000000})
-    return out
+        rows.append({"program": "ring_bench", "name": name, "aggregate": None, "iterations": 100000000,
+                     "real_time_ns": t, "cpu_time_ns": t * 1.01, "items_per_second": 1e9 / t})
+    rows.append({"program": "ring_bench", "name": "BM_Memcpy/65536", "aggregate": None, "iterations": 200000,
+                 "real_time_ns": 65536 / memcpy * 1e9, "cpu_time_ns": 65536 / memcpy * 1e9,
+                 "bytes_per_second": memcpy})
+    return {"status": "pass", "files": ["microbench/ring_bench.json"], "benchmarks": rows, "notes": []}
 
 
 def create_parser():
@@ -318,3 +400,61 @@ if __name__ == "__main__":
     args = create_parser().parse_args()
     doc = make_run(args.out, seed=args.seed, size=args.size, repetitions=args.repetitions, machine=args.machine)
     print(f"{args.out}: {len(doc['scenarios'])} scenarios")
+
+
+# ---- pytest fixtures (imported by tests/python/test_reports_*.py) ----------
+
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_library_leaks():
+    """Overrides tests/python/conftest.py's check: the reports tests never load libringside."""
+    yield
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """Named run folders, made once per session: base, noise (same code, new seed), regressed, drift."""
+    root = tmp_path_factory.mktemp("reports-runs")
+    made = {}
+
+    def get(name, **kwargs):
+        if name not in made:
+            make_run(root / name, **kwargs)
+            made[name] = root / name
+        return made[name]
+    return get
+
+
+def base_run(runs):
+    return runs("base", seed=1)
+
+
+def under_asan_preload():
+    """True inside run_all.py's asan pytest pass (the ASan runtime preloaded into the interpreter)."""
+    return "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
+def clean_env():
+    """The environment for child processes (chromium): without the ASan preload of the interpreter."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    return env
+
+
+def chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def find_id(pattern, size="default"):
+    """The id of the one scenario of matrix(size) whose id matches `pattern` (a regex, from the start)."""
+    found = [scenario_id(p) for p in matrix(size) if re.match(pattern, scenario_id(p))]
+    assert len(found) == 1, f"{pattern}: {found}"
+    return found[0]
+
+
+TARGET = r"ringside\.thr\.64B\.futex\.2cpu-"   # the scenario a seeded regression slows
