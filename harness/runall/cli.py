@@ -61,6 +61,7 @@ def create_parser():
     lst = sub.add_parser("list", help="print the expanded matrix and the estimated duration per phase")
     selection(lst, DEFAULT_SCENARIOS)
     lst.add_argument("--ids", action="store_true", help="print only the scenario ids")
+    lst.add_argument("--nightly", action="store_true", help="the nightly job's matrix instead (both files)")
 
     merge = sub.add_parser("merge", help="combine the run folders of shards into one")
     merge.add_argument("runs", metavar="RUN", nargs="+")
@@ -99,10 +100,14 @@ def cmd_run(args):
     return code
 
 
+def nightly_job(args):
+    return jobs.Job(parts=[(SCENARIOS / "nightly.toml", ["release"]),
+                           (SCENARIOS / "sanitize.toml", ["asan", "tsan", "valgrind"])],
+                    repetitions=args.repetitions, out=getattr(args, "out", None), microbench_quick=False)
+
+
 def cmd_nightly(args):
-    job = jobs.Job(parts=[(SCENARIOS / "nightly.toml", ["release"]),
-                          (SCENARIOS / "sanitize.toml", ["asan", "tsan", "valgrind"])],
-                   repetitions=args.repetitions, out=args.out, microbench_quick=False)
+    job = nightly_job(args)
     code, run_dir = jobs.run(job)
     if args.baseline and run_dir is not None:
         compared = call_compare(args.baseline, run_dir, run_dir / "compare", args.fail_on_regression)
@@ -111,7 +116,7 @@ def cmd_nightly(args):
 
 
 def cmd_list(args):
-    job = job_from(args)
+    job = nightly_job(args) if args.nightly else job_from(args)
     items = jobs.expand(job)
     if args.ids:
         for sid in dict.fromkeys(i.scenario.id for i in items):

@@ -67,3 +67,21 @@ def test_progress_bar_on_a_terminal_shows_counts_scenario_and_eta():
     bar.begin("release boost_spsc.thr.8B rep 1", 10.0)
     text = out.getvalue()
     assert "1/4" in text and "ETA" in text and "boost_spsc.thr.8B" in text and "\r" in text
+
+
+def test_a_canary_its_checker_misses_marks_the_run_broken(tmp_path, monkeypatch):
+    from runall import canaries, jobs
+    monkeypatch.setattr(canaries, "binary", lambda variant, name: __import__("pathlib").Path("/bin/true"))
+    records = canaries.run_checked("asan", tmp_path)
+    assert records and all(r["caught"] is False and not r["ok"] and "BROKEN" in r["note"] for r in records)
+    doc = {"scenarios": [], "canaries": records, "checkers": [], "microbench": {"status": "not_run"},
+           "partial": False}
+    assert jobs.outcome(doc) == jobs.EXIT_FAILED
+
+
+def test_every_checker_has_a_canary_for_each_fault_of_the_issue():
+    from runall import canaries
+    pairs = {(c.tool, c.fault) for c in canaries.CANARIES}
+    assert {("tsan", "data race"), ("asan", "heap buffer overflow"), ("asan", "heap use after free"),
+            ("lsan", "memory leak"), ("memcheck", "memory leak"), ("ubsan", "signed integer overflow"),
+            ("memcheck", "uninitialised read")} <= pairs
