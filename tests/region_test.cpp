@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -263,6 +265,64 @@ TEST_P(RegionLifecycle, AClaimLeftByADeadProcessIsTakenOver) {
         EXPECT_EQ(std::string(static_cast<const char*>(record.data), record.length), expected);
         ASSERT_EQ(rs_ring_release(consumer.get()), RS_OK);
     }
+}
+
+// Several processes race for a role whose holder died without releasing it
+// (e.g. supervisors restarting a crashed producer): exactly one may win.
+// Each round's winners die holding the role, so every round is a takeover.
+TEST(RegionClaims, OnlyOneOfSeveralProcessesRacingForADeadHoldersRoleGetsIt) {
+    constexpr int kRounds = 40;
+    constexpr int kRacers = 4;
+    Scratch scratch;
+    const std::string name = scratch.shm_name("race");
+    const rs_region_options options = rstest::region_options(RS_BACKING_SHM, 4096);
+    RegionPtr region;
+    ASSERT_EQ(rstest::create_region(name, options, region), RS_OK);
+    // A start flag the racers spin on, shared across fork.
+    void* shared = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(shared, MAP_FAILED);
+    auto* go = static_cast<std::atomic<int>*>(shared);
+    int most_winners = 0;
+    for (int round = 0; round < kRounds; ++round) {
+        go->store(0);
+        rstest::Pipe ready;
+        rstest::Pipe results;
+        rstest::Pipe finish;
+        pid_t racers[kRacers] = {};
+        for (pid_t& racer : racers) {
+            racer = rstest::fork_child([&]() -> int {
+                rs_region_t* opened = nullptr;
+                if (rs_region_open(name.c_str(), &options, &opened) != RS_OK) return 10;
+                if (!ready.send("R", 1)) return 11;
+                while (go->load() == 0) {
+                }
+                rs_ring_t* producer = nullptr;
+                const rs_result result = rs_ring_create(opened, 0, RS_ROLE_PRODUCER, &producer);
+                const char verdict = result == RS_OK ? 'W' : result == RS_BUSY ? 'B' : 'E';
+                char byte = 0;
+                if (!results.send(&verdict, 1) || !finish.receive(&byte, 1)) return 12;
+                return 0;  // _exit holding whatever it won: the next round takes over from the dead
+            });
+        }
+        char byte = 0;
+        for (int i = 0; i < kRacers; ++i) ASSERT_TRUE(ready.receive(&byte, 1)) << "round " << round;
+        go->store(1);
+        int winners = 0;
+        int errors = 0;
+        for (int i = 0; i < kRacers; ++i) {
+            ASSERT_TRUE(results.receive(&byte, 1)) << "round " << round;
+            winners += byte == 'W';
+            errors += byte == 'E';
+        }
+        for (int i = 0; i < kRacers; ++i) ASSERT_TRUE(finish.send("F", 1));
+        for (const pid_t racer : racers) EXPECT_EQ(rstest::wait_child(racer), 0);
+        EXPECT_EQ(errors, 0) << "round " << round;
+        EXPECT_LE(winners, 1) << "round " << round << ": " << winners << " processes hold the producer role at once";
+        EXPECT_GE(winners, 1) << "round " << round << ": a dead holder's role must be taken over";
+        most_winners = std::max(most_winners, winners);
+    }
+    ::munmap(shared, 4096);
+    RecordProperty("most_winners_in_a_round", most_winners);
 }
 
 TEST_P(RegionLifecycle, AClaimHeldByALiveProcessIsBusyAndNamesIt) {
