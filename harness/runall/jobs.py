@@ -4,7 +4,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, canaries, checkers, estimate, execute, matrix, microbench, procs, shard, store
+from . import build, canaries, checkers, estimate, execute, matrix, microbench, procs, runner, shard, store
 from .progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -75,7 +75,7 @@ def run(job):
         if procs.stopping():
             break
         if job.build:
-            ok, result = build.build(variant)
+            ok, result = build.build(variant, targets=build_targets(variant))
             builds.append(result)
         else:
             ok = checkers.build_dir(variant).exists()
@@ -111,6 +111,16 @@ def run(job):
     if job.report:
         render_report(run_dir)
     return code, run_dir
+
+
+def build_targets(variant):
+    """What a measuring run needs from a build tree (not the test suites): runner, benchmarks, canaries."""
+    targets = [f"canary_{c.name}" for c in canaries.CANARIES]
+    if (store.ROOT / "harness" / "runner" / "CMakeLists.txt").exists():
+        targets.append(runner.CMAKE_TARGET)
+    if variant == "release":
+        targets += list(microbench.PROGRAMS)
+    return sorted(set(targets))
 
 
 def run_canaries(run_dir, checked_variants, usable):
@@ -159,7 +169,7 @@ def print_summary(doc, run_dir):
     print("\n==== results ====")
     print("scenarios: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     for s in scenarios:
-        if s["status"] not in ("pass",):
+        if s["status"] not in ("pass", "not_run", "partial"):
             notes = {r.get("note") for r in s["repetitions"] if r.get("note")}
             print(f"  {s['status']:8} {s['variant']:8} {s['slug']}  {'; '.join(sorted(notes))[:160]}")
     from .findings import summary_line

@@ -1,7 +1,6 @@
 """ADAPTER: the one place that knows how to invoke ringside-runner and read what it writes.
 
-Interface (harness/runner/main.cpp and run.cpp; harness/runner/README.md once
-it exists):
+Interface (harness/runner/README.md):
   ringside-runner --spec SPEC.json --output PREFIX
   writes PREFIX.json (strict JSON, "schema": "ringside-result/1"), PREFIX.hgrm,
   PREFIX.hlog (and PREFIX.uncorrected.hgrm for open loop); exit 0 pass, 1 fail
@@ -21,6 +20,7 @@ PERCENTILES = ("p50", "p90", "p99", "p999", "p9999", "max", "mean", "count")
 VALIDATION = ("sent", "received", "lost", "duplicated", "reordered", "corrupted")
 CANDIDATES = ("harness/runner/ringside-runner", "harness/ringside-runner", "bin/ringside-runner")
 TARGET = "ringside-runner"
+CMAKE_TARGET = "ringside_runner"
 
 
 def binary(build_dir):
@@ -91,7 +91,7 @@ def read_result(path):
     sides = [v for v in sides if isinstance(v, (int, float))]
     return {
         "status": doc.get("status"),
-        "error": "; ".join(doc.get("failures") or []) or None,
+        "error": "; ".join([*(doc.get("failures") or []), *([doc["error"]] if doc.get("error") else [])]) or None,
         "latency_ns": latency(doc.get("latency_ns")),
         "latency_uncorrected_ns": latency(doc["latency_uncorrected_ns"]) if doc.get("latency_uncorrected_ns") else None,
         "throughput": {"msgs_per_s": throughput.get("round_trips_per_s"),
