@@ -172,6 +172,9 @@ class ScenarioFigure:
         if lows:
             self.hist.set_xlim(min(lows) / 1.1, max(highs) * 1.1)
             self.hist.set_ylim(0.7, max(tops) * 2)
+        else:
+            self.hist.set_xlim(1, 10)
+            self.hist.set_ylim(1, 10)
         self.notes[self.hist].set_text("" if lows else "no .hlog: no histogram")
         visible = [h for h, _ in lines if h.get_visible()]
         self.hist.legend(handles=visible, fontsize=8, loc="upper right") if len(visible) > 1 else (
@@ -188,8 +191,7 @@ class ScenarioFigure:
                     line.set_data([p[0] for p in points], [p[1] for p in points])
                     xs += [p[0] for p in points]
                     ys += [p[1] for p in points]
-        if xs:
-            self.time.set_xlim(min(xs) - 0.2, max(xs) + 0.2)
+        self.time.set_xlim(min(xs) - 0.2, max(xs) + 0.2) if xs else self.time.set_xlim(0, 1)
         self.time.set_ylim(*log_limits(ys))
         self.notes[self.time].set_text("" if ys else "no .hlog: no per-interval maxima")
 

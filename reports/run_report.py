@@ -66,7 +66,8 @@ def _render_details(run_dir, keys):
                      params=sorted(scenario.params.items()), problems=loaded.problems,
                      grants=scenario.grants(), floor=floor if floor is not scenario else None,
                      peer_id=scenario.best_peer_id, known=set(by_key),
-                     open_loop=scenario.load_mode == "open", notes=notes)
+                     open_loop=scenario.load_mode == "open", notes=notes,
+                     present=lambda rel: bool(rel) and (run.path / str(rel)).is_file())
     return len(keys)
 
 
@@ -102,6 +103,7 @@ def render_run(run_dir, jobs=None):
                    provenance=verdicts.provenance(run), grants=grants, findings=findings,
                    failed=[s for s in run.scenarios if not s.ok or s.validation_failures()],
                    canary_ok=verdicts.canary_ok, checker_name=verdicts.checker_name,
+                   present=lambda rel: bool(rel) and (run.path / str(rel)).is_file(),
                    partial=bool(run.document.get("partial")), elapsed=time.monotonic() - started)
     index = render.write(run.path / "index.html", env, "index.html", **context)
     (run.path / "summary.md").write_text(markdown.run_summary(run, strip, rows, context["provenance"], grants))

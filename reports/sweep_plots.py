@@ -168,8 +168,8 @@ def throughput_vs_payload(scenarios, memcpy):
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     return Plot("throughput", "Throughput against payload", _close(fig),
-                f"load mode {mode}; memcpy line: "
-                f"{'from the environment' if memcpy else 'not measured in this run'}; "
+                f"load mode {mode}; "
+                f"{'dashed: the machine memcpy bandwidth' if memcpy else 'memcpy bandwidth not measured in this run'}; "
                 f"fixed: {sweep.fixed_text(fixed)}")
 
 

@@ -55,9 +55,9 @@ def scenario_id(params):
 
 def matrix(size="default"):
     """Flat parameter sets: one factor at a time around the baseline, peers and floors beside them."""
-    payloads = [8, 64, 512, 4096, 65536] if size == "default" else [8, 16, 32, 64, 128, 256, 512, 1024,
-                                                                     4096, 16384, 65536]
-    waits = list(WAIT_NS)
+    payloads = {"tiny": [8, 4096], "default": [8, 64, 512, 4096, 65536]}.get(
+        size, [8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536])
+    waits = ["busy_spin", "yield", "futex"] if size == "tiny" else list(WAIT_NS)
     out = []
 
     def add(**changes):
@@ -66,17 +66,16 @@ def matrix(size="default"):
         if params not in out:
             out.append(params)
 
-    placements = ["different_cores", "same_core"] if size == "default" else ["different_cores", "same_core"]
     for payload in payloads:
         for wait in waits:
-            for placement in placements if size != "default" else ["different_cores"]:
+            for placement in ["different_cores", "same_core"] if size == "nightly" else ["different_cores"]:
                 if placement == "same_core" and wait in ("busy_spin", "spin_pause"):
                     continue
                 add(payload_bytes=payload, host__wait__kind=wait, sidecar__wait__kind=wait, placement=placement)
         for queue in ("ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar", "floor_cacheline",
                       "floor_futex"):
             add(queue=queue, payload_bytes=payload)
-            if size != "default":
+            if size == "nightly":
                 add(queue=queue, payload_bytes=payload, placement="same_core",
                     host__wait__kind="yield", sidecar__wait__kind="yield")
                 add(queue=queue, payload_bytes=payload, load__mode="throughput")
@@ -89,7 +88,7 @@ def matrix(size="default"):
                     sidecar__sched__priority=priority, host__wait__kind="yield", sidecar__wait__kind="yield")
     add(load__mode="open", load__rate_per_s=100000)
     add(load__mode="open", load__rate_per_s=100000, host__wait__kind="futex", sidecar__wait__kind="futex")
-    if size != "default":
+    if size == "nightly":
         for rate in (10000, 50000, 200000):
             for wait in waits:
                 add(load__mode="open", load__rate_per_s=rate, host__wait__kind=wait, sidecar__wait__kind=wait)
@@ -266,7 +265,8 @@ def environment(cpu_model="Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", kern
 
 def make_run(out_dir, *, seed=1, size="default", repetitions=5, noise=0.02, factor=None, machine=1.0,
              with_files=True, intervals=4, schema_version=1, env=None, checker_finding=False,
-             canary_missed=False, refuse_rt=True, drop_ids=(), failed_ids=(), validation_runs=True):
+             canary_missed=False, refuse_rt=True, drop_ids=(), failed_ids=(), validation_runs=True, count=None,
+             partial=False):
     """Writes a run folder and returns its results document.
 
     factor: {scenario id or queue name: multiplier} applied to typical latency.
@@ -282,6 +282,8 @@ def make_run(out_dir, *, seed=1, size="default", repetitions=5, noise=0.02, fact
         sid = scenario_id(params)
         if sid in drop_ids:
             continue
+        if count:
+            params = dict(params, count=count)
         scale = machine * factor.get(sid, factor.get(params["queue"], 1.0))
         scenario = make_scenario(out_dir, params, rng, repetitions, scale, noise, with_files, intervals,
                                  refuse_rt, env, machine)
@@ -296,10 +298,10 @@ def make_run(out_dir, *, seed=1, size="default", repetitions=5, noise=0.02, fact
             for params in matrix("default")[:3]:
                 scenarios.append(validation_entry(params, variant))
     _ratios(scenarios)
-    document = {"schema_version": schema_version, "partial": False,
+    document = {"schema_version": schema_version, "partial": partial,
                 "environment": {k: v for k, v in env.items() if k != "memcpy"},
                 "scenarios": scenarios, "checkers": _checkers(out_dir, checker_finding),
-                "canaries": _canaries(canary_missed), "microbench": _microbench(rng, machine, env["memcpy"])}
+                "canaries": _canaries(out_dir, canary_missed), "microbench": _microbench(rng, machine, env["memcpy"])}
     (out_dir / "results.json").write_text(json.dumps(document, indent=1, allow_nan=False))
     return document
 
@@ -353,7 +355,7 @@ def _checkers(out_dir, finding):
     return checkers
 
 
-def _canaries(missed):
+def _canaries(out_dir, missed):
     pairs = [("tsan", "tsan", "data_race", ["tsan:data-race"]),
              ("asan", "asan", "heap_overflow", ["asan:heap-buffer-overflow"]),
              ("asan", "asan", "use_after_free", ["asan:heap-use-after-free"]),
@@ -363,6 +365,8 @@ def _canaries(missed):
     out = []
     for i, (checker, variant, fault, expected) in enumerate(pairs):
         caught = not (missed and i == 0)
+        log = out_dir / "logs" / f"canary_{fault}_{checker}.log"
+        log.write_text(f"canary {fault} under {checker}: {'caught ' + expected[0] if caught else 'nothing found'}\n")
         out.append({"name": f"canary_{fault}", "checker": checker, "variant": variant, "fault": fault,
                     "expected": expected, "caught": caught, "ok": caught, "found": expected if caught else [],
                     "exit_code": 66 if caught else 0, "log": f"logs/canary_{fault}_{checker}.log", "note": ""})
@@ -389,7 +393,7 @@ def _microbench(rng, machine, memcpy):
 def create_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
-    parser.add_argument("--size", default="default", choices=("default", "nightly"))
+    parser.add_argument("--size", default="default", choices=("tiny", "default", "nightly"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--machine", type=float, default=1.0)
