@@ -107,11 +107,9 @@ TEST(Layout, RingControlKeepsEachWriterOnItsOwnLinePair) {
     EXPECT_EQ(offsetof(C, space_waiters), 268u);
     EXPECT_EQ(offsetof(C, notify_pad), 272u);
     // claims line
-    EXPECT_EQ(offsetof(C, producer_pid), 384u);
-    EXPECT_EQ(offsetof(C, reserved1), 388u);
+    EXPECT_EQ(offsetof(C, producer_claim), 384u);
     EXPECT_EQ(offsetof(C, producer_start_ticks), 392u);
-    EXPECT_EQ(offsetof(C, consumer_pid), 400u);
-    EXPECT_EQ(offsetof(C, reserved2), 404u);
+    EXPECT_EQ(offsetof(C, consumer_claim), 400u);
     EXPECT_EQ(offsetof(C, consumer_start_ticks), 408u);
     EXPECT_EQ(offsetof(C, claims_pad), 416u);
     EXPECT_LE(sizeof(C), layout::kRingControlBytes);

@@ -62,8 +62,8 @@ rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role,
     auto load = [](std::uint64_t& field) {
         return std::atomic_ref<std::uint64_t>(field).load(std::memory_order_relaxed);
     };
-    auto load_pid = [](std::int32_t& field) {
-        return std::int64_t{std::atomic_ref<std::int32_t>(field).load(std::memory_order_relaxed)};
+    auto load_pid = [](std::uint64_t& claim) {
+        return std::int64_t{claim_pid(std::atomic_ref<std::uint64_t>(claim).load(std::memory_order_relaxed))};
     };
     const std::uint64_t write = load(control.write_position);
     const std::uint64_t read = load(control.read_position);
@@ -80,8 +80,8 @@ rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role,
         .field("records_committed", committed)
         .field("records_released", released)
         .field("pending_records", committed >= released ? committed - released : std::uint64_t{0})
-        .field("producer_pid", load_pid(control.producer_pid))
-        .field("consumer_pid", load_pid(control.consumer_pid));
+        .field("producer_pid", load_pid(control.producer_claim))
+        .field("consumer_pid", load_pid(control.consumer_claim));
     *out_json = json.finish();
     if (*out_json == nullptr) return fail(RS_ERR_NO_MEMORY, "%s: out of memory", function);
     return RS_OK;

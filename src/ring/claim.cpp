@@ -1,6 +1,9 @@
 #include "ring/claim.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 
@@ -12,47 +15,68 @@ namespace ringside {
 namespace {
 
 struct ClaimFields {
-    std::atomic_ref<std::int32_t> pid;
+    std::atomic_ref<std::uint64_t> claim;
     std::atomic_ref<std::uint64_t> start_ticks;
 };
 
 ClaimFields fields_for(const RingView& view, rs_role role) {
     layout::RingControl& control = *view.control;
     if (role == RS_ROLE_PRODUCER) {
-        return {std::atomic_ref<std::int32_t>(control.producer_pid),
+        return {std::atomic_ref<std::uint64_t>(control.producer_claim),
                 std::atomic_ref<std::uint64_t>(control.producer_start_ticks)};
     }
-    return {std::atomic_ref<std::int32_t>(control.consumer_pid),
+    return {std::atomic_ref<std::uint64_t>(control.consumer_claim),
             std::atomic_ref<std::uint64_t>(control.consumer_start_ticks)};
 }
 
 const char* role_name(rs_role role) { return role == RS_ROLE_PRODUCER ? "producer" : "consumer"; }
 
+std::uint64_t make_claim(std::int32_t pid, std::uint64_t start_ticks) {
+    return (start_ticks << 32) | static_cast<std::uint32_t>(pid);
+}
+
+// A claim's holder is alive when its pid exists and started at the recorded
+// time (the low 32 bits of the start ticks tell a reused pid).
+bool holder_alive(std::uint64_t claim) {
+    const std::int32_t pid = claim_pid(claim);
+    if (pid <= 0) return false;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+    const std::uint64_t ticks = process_start_ticks(pid);
+    // No readable /proc: the pid exists, so it may be the holder. Never steal.
+    if (ticks == 0) return true;
+    return (ticks & 0xFFFF'FFFFu) == (claim >> 32);
+}
+
 }  // namespace
 
 rs_result claim_role(const RingView& view, rs_role role, const char* region_name, std::uint32_t index) {
-    ClaimFields claim = fields_for(view, role);
-    const std::int32_t self = ::getpid();
-    // acquire: a holder's start_ticks store is visible once we see its pid.
-    std::int32_t holder = claim.pid.load(std::memory_order_acquire);
+    ClaimFields fields = fields_for(view, role);
+    const std::int32_t self_pid = ::getpid();
+    const std::uint64_t self_ticks = self_start_ticks();
+    const std::uint64_t self = make_claim(self_pid, self_ticks);
+    // acquire: see the previous holder's last accesses (released in release_role).
+    std::uint64_t holder = fields.claim.load(std::memory_order_acquire);
     for (int attempt = 0; attempt < 4; ++attempt) {
-        if (holder == self) {
+        if (claim_pid(holder) == self_pid) {
             return fail(RS_BUSY, "ring %u of region '%s' already has a %s in this process", index, region_name,
                         role_name(role));
         }
-        // relaxed is enough: paired through the pid's acquire above.
-        if (holder != 0 && process_alive(holder, claim.start_ticks.load(std::memory_order_relaxed))) {
+        if (holder != 0 && holder_alive(holder)) {
             return fail(RS_BUSY, "ring %u of region '%s' already has a %s: live process %d", index, region_name,
-                        role_name(role), holder);
+                        role_name(role), claim_pid(holder));
         }
-        // Free, or held by a dead process: take it. acq_rel: we see the
-        // previous holder's writes and publish our claim.
-        const std::int32_t previous = holder;
-        if (claim.pid.compare_exchange_strong(holder, self, std::memory_order_acq_rel, std::memory_order_acquire)) {
-            claim.start_ticks.store(self_start_ticks(), std::memory_order_relaxed);
+        // Free, or held by a dead process: take it. Both pid and start time
+        // change in one CAS, so a racer that loses re-reads a consistent
+        // claim naming the (live) winner. acq_rel: we see the previous
+        // holder's writes and publish our claim.
+        const std::uint64_t previous = holder;
+        if (fields.claim.compare_exchange_strong(holder, self, std::memory_order_acq_rel,
+                                                 std::memory_order_acquire)) {
+            // relaxed is enough: display only; liveness uses the claim word.
+            fields.start_ticks.store(self_ticks, std::memory_order_relaxed);
             if (previous != 0) {
                 log(LogLevel::kWarn, "ring %u of region '%s': took over the %s role from dead process %d", index,
-                    region_name, role_name(role), previous);
+                    region_name, role_name(role), claim_pid(previous));
             }
             return RS_OK;
         }
@@ -62,11 +86,12 @@ rs_result claim_role(const RingView& view, rs_role role, const char* region_name
 }
 
 void release_role(const RingView& view, rs_role role) {
-    ClaimFields claim = fields_for(view, role);
-    std::int32_t self = ::getpid();
-    claim.start_ticks.store(0, std::memory_order_relaxed);
+    ClaimFields fields = fields_for(view, role);
+    std::uint64_t self = make_claim(::getpid(), self_start_ticks());
     // release: our last accesses to the ring happen-before the next claimer's acquire.
-    claim.pid.compare_exchange_strong(self, 0, std::memory_order_release, std::memory_order_relaxed);
+    if (fields.claim.compare_exchange_strong(self, 0, std::memory_order_release, std::memory_order_relaxed)) {
+        fields.start_ticks.store(0, std::memory_order_relaxed);
+    }
 }
 
 }  // namespace ringside

@@ -119,13 +119,14 @@ struct RingControl {
     std::uint32_t space_sequence;      // futex word: bumped by the consumer when a producer is parked
     std::uint32_t space_waiters;       // producers parked waiting for space
     std::uint8_t notify_pad[kFalseSharingRange - 16];
-    // --- claims line: who is attached, compare-and-swap from 0 ---
-    std::int32_t producer_pid;
-    std::uint32_t reserved1;
-    std::uint64_t producer_start_ticks;
-    std::int32_t consumer_pid;
-    std::uint32_t reserved2;
-    std::uint64_t consumer_start_ticks;
+    // --- claims line: who is attached ---
+    // A claim is one 64-bit word, compare-and-swapped as a whole so that a
+    // pid is never paired with another process's start time: low 32 bits the
+    // holder's pid, high 32 bits the low 32 bits of its start ticks; 0 = free.
+    std::uint64_t producer_claim;
+    std::uint64_t producer_start_ticks;  // full start ticks, for display only
+    std::uint64_t consumer_claim;
+    std::uint64_t consumer_start_ticks;  // full start ticks, for display only
     std::uint8_t claims_pad[kFalseSharingRange - 32];
 };
 
