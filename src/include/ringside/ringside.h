@@ -235,3 +235,4 @@ RS_API rs_result rs_ring_stats_json(rs_ring_t *ring, char **out_json);
 #endif /* RINGSIDE_RINGSIDE_H */
 
 #include "ringside/sidecar.h" /* wait strategies, the sidecar worker, the host v-table */
+#include "ringside/tracer.h"  /* the tracer: agents, lanes, ring pools, the controller */

@@ -1,0 +1,431 @@
+// The agent's slow paths: claiming a lane, switching, recycling and
+// submitting rings, the drop policies, gaps, flush, mark and close.
+#include "tracer/agent.hpp"
+
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/process.hpp"
+#include "wait/park.hpp"
+
+namespace ringside::trace {
+namespace {
+
+std::uint64_t unix_ns() {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+template <typename T>
+void put(T& field, T value) {
+    // relaxed is enough: published to the controller by the next queue push
+    // (SYNC: queue-publish); inspectors only want a recent value.
+    std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+}
+
+NotifyWords submit_words(TraceHeader& header) { return {&header.submit_sequence, &header.controller_waiters}; }
+
+}  // namespace
+
+TraceAgent::~TraceAgent() = default;
+
+rs_result TraceAgent::open(const char* name, const AgentOptions& options, TraceAgent** out) {
+    TraceRegion* region = nullptr;
+    if (rs_result r = TraceRegion::open(name, options.backing, TraceRegion::Access::kReadWrite, &region); r != RS_OK) {
+        return r;
+    }
+    if (options.lane >= 0 && static_cast<std::uint32_t>(options.lane) >= region->lanes()) {
+        const std::uint32_t lanes = region->lanes();
+        TraceRegion::destroy(region, false);
+        return fail(RS_ERR_INVALID_ARGUMENT, "lane %d >= lane_count %u", options.lane, lanes);
+    }
+    auto* agent = counted_new<TraceAgent>();
+    if (agent == nullptr) {
+        TraceRegion::destroy(region, false);
+        return fail(RS_ERR_NO_MEMORY, "out of memory opening a tracer agent");
+    }
+    agent->region_ = region;
+    const std::int32_t pid = ::getpid();
+    const std::uint64_t ticks = self_start_ticks();
+    const std::uint64_t mine = claim_word(pid, ticks);
+    const std::uint32_t first = options.lane >= 0 ? static_cast<std::uint32_t>(options.lane) : 0;
+    const std::uint32_t last = options.lane >= 0 ? first + 1 : region->lanes();
+    LaneControl* lane = nullptr;
+    for (std::uint32_t index = first; index < last && lane == nullptr; ++index) {
+        LaneControl& candidate = region->lane(index);
+        std::uint64_t expected = 0;
+        // acq_rel: we see the controller's reset of the lane (it stores
+        // state FREE before it clears the claim) and publish our claim.
+        if (!std::atomic_ref<std::uint64_t>(candidate.claim)
+                 .compare_exchange_strong(expected, mine, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+            continue;
+        }
+        if (std::atomic_ref<std::uint32_t>(candidate.state).load(std::memory_order_acquire) !=
+            static_cast<std::uint32_t>(LaneState::kFree)) {
+            std::atomic_ref<std::uint64_t>(candidate.claim).store(0, std::memory_order_release);
+            continue;
+        }
+        lane = &candidate;
+        agent->lane_index_ = index;
+    }
+    if (lane == nullptr) {
+        const std::uint32_t lanes = region->lanes();
+        counted_delete(agent);
+        TraceRegion::destroy(region, false);
+        if (options.lane >= 0) return fail(RS_BUSY, "lane %d of tracer region '%s' is in use", options.lane, name);
+        return fail(RS_BUSY, "all %u lanes of tracer region '%s' are in use", lanes, name);
+    }
+    agent->lane_ = lane;
+    agent->policy_ = options.policy;
+    agent->wait_timeout_ns_ = options.wait_timeout_ns;
+    agent->max_payload_ = max_event_payload(region->ring_capacity());
+    agent->clock_ = region->clock();
+    agent->flush_request_ = &region->header().flush_request;
+    // The agent metrics are per session: zero them word by word (relaxed:
+    // an inspector may be reading them).
+    for (std::uint64_t* word = &lane->seq_next; word <= &lane->detail_window; ++word) put(*word, std::uint64_t{0});
+    put(lane->active_index_ring, kNoRing);
+    put(lane->active_detail_ring, kNoRing);
+    put(lane->session, std::atomic_ref<std::uint32_t>(lane->session).load(std::memory_order_relaxed) + 1);
+    put(lane->agent_pid, pid);
+    put(lane->agent_tid, static_cast<std::int32_t>(::syscall(SYS_gettid)));
+    put(lane->agent_start_ticks, ticks);
+    put(lane->policy, static_cast<std::uint32_t>(options.policy));
+    std::uint64_t open_tsc = 0;
+    std::uint64_t open_ns = 0;
+    anchor_pair(agent->clock_, open_tsc, open_ns);
+    put(lane->open_tsc, open_tsc);
+    put(lane->open_ns, open_ns);
+    put(lane->open_unix_ns, unix_ns());
+    agent->flush_seen_ = std::atomic_ref<std::uint64_t>(*agent->flush_request_).load(std::memory_order_relaxed);
+    put(lane->flush_ack, agent->flush_seen_);
+    if (agent->submit_q_.attach(submit_queue(*lane)) != QueueStatus::kOk ||
+        agent->free_q_.attach(free_queue(*lane)) != QueueStatus::kOk) {
+        std::atomic_ref<std::uint64_t>(lane->claim).store(0, std::memory_order_release);
+        const std::uint32_t index = agent->lane_index_;
+        counted_delete(agent);
+        TraceRegion::destroy(region, false);
+        return fail(RS_ERR_CORRUPT, "lane %u of tracer region '%s' has inconsistent queue indices", index, name);
+    }
+    if (options.prefault) region->prefault_lane(agent->lane_index_);
+    // SYNC: lane-state. release: the session fields above are visible to a
+    // controller that acquires ACTIVE.
+    std::atomic_ref<std::uint32_t>(lane->state).store(static_cast<std::uint32_t>(LaneState::kActive),
+                                                      std::memory_order_release);
+    log(LogLevel::kInfo, "tracer agent: pid %d claimed lane %u of '%s'", pid, agent->lane_index_, name);
+    *out = agent;
+    return RS_OK;
+}
+
+void TraceAgent::close(TraceAgent* agent) {
+    if (agent == nullptr) return;
+    if (agent->index_.ring != kNoRing) {
+        agent->submit(agent->index_, agent->index_.appender.empty() ? SubmitAction::kReturn : SubmitAction::kDumpIndex);
+    }
+    if (agent->detail_.ring != kNoRing) {
+        const bool keep = agent->detail_.marked && !agent->detail_.appender.empty();
+        if (!keep && !agent->detail_.appender.empty()) add(agent->lane_->detail_rings_recycled, 1);
+        agent->submit(agent->detail_, keep ? SubmitAction::kDumpDetail : SubmitAction::kReturn);
+    }
+    LaneControl& lane = *agent->lane_;
+    put(lane.flush_ack, std::atomic_ref<std::uint64_t>(*agent->flush_request_).load(std::memory_order_relaxed));
+    // SYNC: lane-state. release: every submit above is published before CLOSED.
+    std::atomic_ref<std::uint32_t>(lane.state).store(static_cast<std::uint32_t>(LaneState::kClosed),
+                                                     std::memory_order_release);
+    agent->wake_controller();
+    TraceRegion::destroy(agent->region_, false);
+    counted_delete(agent);
+}
+
+std::byte* TraceAgent::reentered() {
+    // A signal handler interrupted emit on this lane: touch nothing the
+    // interrupted call is using. fetch_add: nested handlers may race here.
+    std::atomic_ref<std::uint64_t>(lane_->drops[static_cast<std::uint32_t>(DropCause::kReentrant)])
+        .fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+}
+
+std::byte* TraceAgent::drop_event(DropCause cause) {
+    const std::uint64_t seq = next_seq_++;
+    add(lane_->drops[static_cast<std::uint32_t>(cause)], 1);
+    add_gap(seq, 1, cause);
+    // With an index window open, the gap goes in now, so the stream stays in
+    // sequence order; otherwise it waits for the next window.
+    if (index_.ring != kNoRing) write_gaps(trace_now(clock_));
+    put(lane_->seq_next, next_seq_);
+    reserved_ = false;
+    leave();
+    return nullptr;
+}
+
+std::byte* TraceAgent::index_slow(std::uint64_t ts) {
+    if (index_.ring != kNoRing) {
+        std::uint32_t fresh = kNoRing;
+        if (pop_free(fresh)) {
+            submit(index_, SubmitAction::kDumpIndex);
+            activate(index_, RingKind::kIndex, fresh);
+        } else if (policy_ == Policy::kOverwriteOldest) {
+            // The full window is the oldest unsubmitted data: reuse it. One gap
+            // covers everything it held (its own gap records included).
+            add(lane_->drops[static_cast<std::uint32_t>(DropCause::kOverwritten)], index_.events);
+            const std::uint64_t first = index_first_seq_;
+            gap_count_ = 0;
+            add_gap(first, next_seq_ - first, DropCause::kOverwritten);
+            recycle(index_, RingKind::kIndex);
+        } else {
+            submit(index_, SubmitAction::kDumpIndex);
+        }
+    }
+    if (index_.ring == kNoRing) {
+        std::uint32_t ring = kNoRing;
+        if (!obtain_ring(ring, drop_cause_)) return nullptr;
+        activate(index_, RingKind::kIndex, ring);
+    }
+    write_gaps(ts);
+    return index_.appender.try_reserve(sizeof(IndexRecord));
+}
+
+std::byte* TraceAgent::detail_slow(std::uint32_t total) {
+    if (detail_.ring != kNoRing) {
+        if (!detail_.marked) {
+            // Flight recorder: nothing interesting happened in this window.
+            add(lane_->detail_rings_recycled, 1);
+            recycle(detail_, RingKind::kDetail);
+            return detail_.appender.try_reserve(total);
+        }
+        std::uint32_t fresh = kNoRing;
+        if (pop_free(fresh)) {
+            submit(detail_, SubmitAction::kDumpDetail);
+            activate(detail_, RingKind::kDetail, fresh);
+            return detail_.appender.try_reserve(total);
+        }
+        if (policy_ == Policy::kOverwriteOldest) {
+            add(lane_->detail_lost[static_cast<std::uint32_t>(DropCause::kOverwritten)], detail_.events);
+            recycle(detail_, RingKind::kDetail);
+            return detail_.appender.try_reserve(total);
+        }
+        submit(detail_, SubmitAction::kDumpDetail);
+    }
+    std::uint32_t ring = kNoRing;
+    if (!obtain_ring(ring, drop_cause_)) return nullptr;
+    activate(detail_, RingKind::kDetail, ring);
+    return detail_.appender.try_reserve(total);
+}
+
+bool TraceAgent::pop_free(std::uint32_t& ring) {
+    std::uint32_t value = 0;
+    // A ring index out of range (a broken controller) is skipped, not used.
+    for (std::uint32_t tries = 0; tries < kQueueSlots; ++tries) {
+        if (free_q_.try_pop(value) != QueueStatus::kOk) return false;
+        if (value < region_->rings_per_lane()) {
+            ring = value;
+            starved_ = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool TraceAgent::obtain_ring(std::uint32_t& ring, DropCause& cause) {
+    if (pop_free(ring)) return true;
+    add(lane_->free_q_empty, 1);
+    if (policy_ != Policy::kWait) {
+        cause = DropCause::kNoRing;
+        return false;
+    }
+    cause = DropCause::kWaitTimeout;
+    if (starved_) return false;  // the last wait ran out: drop until a ring comes back
+    const WaitStrategy strategy{WaitKind::kHybrid, 1024, 0, -1};
+    const NotifyWords words{&lane_->free_sequence, &lane_->agent_waiters};
+    const WaitResult result =
+        wait_until(strategy, words, deadline_after(wait_timeout_ns_), [&] { return pop_free(ring); });
+    if (result == WaitResult::kReady) return true;
+    starved_ = true;
+    return false;
+}
+
+void TraceAgent::activate(Active& active, RingKind kind, std::uint32_t ring) {
+    const RingView view = region_->ring_view(lane_index_, ring);
+    // relaxed is enough: the controller stored it before pushing the ring on
+    // free_q, and our pop acquired that push (SYNC: ring-reset).
+    const std::uint64_t start =
+        std::atomic_ref<std::uint64_t>(view.control->read_position).load(std::memory_order_relaxed) &
+        ~std::uint64_t{kRecordAlign - 1};
+    active.appender.start(view, start);
+    active.ring = ring;
+    begin_window(active, kind);
+}
+
+void TraceAgent::recycle(Active& active, RingKind kind) {
+    active.appender.restart();
+    // We own the ring: we are its consumer too until we submit it. The
+    // controller reads the window start from here (SYNC: queue-publish).
+    put(active.appender.view().control->read_position, active.appender.window_start());
+    begin_window(active, kind);
+}
+
+void TraceAgent::begin_window(Active& active, RingKind kind) {
+    RingInfo& info = region_->ring_info(lane_index_, active.ring);
+    const std::uint64_t window = ++windows_[static_cast<std::uint32_t>(kind)];
+    active.events = 0;
+    std::uint64_t first_seq = next_seq_;
+    if (kind == RingKind::kIndex) {
+        if (gap_count_ > 0) first_seq = gaps_[0].first;
+        index_first_seq_ = first_seq;
+        put(lane_->active_index_ring, active.ring);
+        put(lane_->index_window, window);
+    } else {
+        active.marked = pending_mark_;
+        pending_mark_ = false;
+        detail_window_ = static_cast<std::uint32_t>(window);
+        put(lane_->active_detail_ring, active.ring);
+        put(lane_->detail_window, window);
+    }
+    std::uint64_t tsc = 0;
+    std::uint64_t ns = 0;
+    anchor_pair(clock_, tsc, ns);
+    put(info.kind, static_cast<std::uint32_t>(kind));
+    put(info.marked, active.marked ? 1u : 0u);
+    put(info.window, window);
+    put(info.start_position, active.appender.window_start());
+    put(info.first_seq, first_seq);
+    put(info.open_tsc, tsc);
+    put(info.open_ns, ns);
+    put(info.full_tsc, std::uint64_t{0});
+    put(info.full_ns, std::uint64_t{0});
+    put(info.records, std::uint64_t{0});
+}
+
+void TraceAgent::submit(Active& active, SubmitAction action) {
+    RingInfo& info = region_->ring_info(lane_index_, active.ring);
+    std::uint64_t tsc = 0;
+    std::uint64_t ns = 0;
+    anchor_pair(clock_, tsc, ns);
+    put(info.full_tsc, tsc);
+    put(info.full_ns, ns);
+    put(info.records, active.appender.records());
+    put(info.marked, active.marked ? 1u : 0u);
+    layout::RingControl& control = *active.appender.view().control;
+    put(control.write_position, active.appender.position());
+    put(control.records_committed,
+        std::atomic_ref<std::uint64_t>(control.records_committed).load(std::memory_order_relaxed) +
+            active.appender.records());
+    // Never full while the controller is honest: every ring is in one place.
+    if (submit_q_.try_push(submit_entry(active.ring, action)) != QueueStatus::kOk) {
+        log(LogLevel::kError, "tracer lane %u: submit_q refused ring %u: the ring is lost to the pool", lane_index_,
+            active.ring);
+    } else if (action == SubmitAction::kDumpIndex) {
+        add(lane_->index_rings_submitted, 1);
+    } else if (action == SubmitAction::kDumpDetail) {
+        add(lane_->detail_rings_kept, 1);
+    }
+    if (&active == &index_) {
+        put(lane_->active_index_ring, kNoRing);
+    } else {
+        put(lane_->active_detail_ring, kNoRing);
+    }
+    active.ring = kNoRing;
+    active.appender = RingAppender{};  // reserves nothing until the next activation
+    active.events = 0;
+    active.marked = false;
+    wake_controller();
+}
+
+void TraceAgent::wake_controller() {
+    const NotifyWords words = submit_words(region_->header());
+    // SYNC: park-announce (src/wait/park.hpp): our queue push is ordered
+    // before the load of the waiter count; a parked controller is woken,
+    // one that is about to park sees the push.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (words.count().load(std::memory_order_relaxed) != 0) {
+        add(lane_->wakes_sent, 1);
+        detail::wake_parked(words, PeerWake{});
+    }
+}
+
+void TraceAgent::add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause) {
+    if (gap_count_ > 0) {
+        Gap& last = gaps_[gap_count_ - 1];
+        if ((last.cause == cause && last.first + last.count == seq) || gap_count_ == kMaxGaps) {
+            last.count += count;
+            return;
+        }
+    }
+    gaps_[gap_count_++] = Gap{seq, count, cause};
+}
+
+void TraceAgent::write_gaps(std::uint64_t ts) {
+    std::uint32_t written = 0;
+    while (written < gap_count_) {
+        std::byte* slot = index_.appender.try_reserve(sizeof(IndexRecord));
+        if (slot == nullptr) break;
+        const Gap& gap = gaps_[written];
+        const IndexRecord record{ts,
+                                 gap.first,
+                                 kGapEventId,
+                                 static_cast<std::uint32_t>(gap.cause),
+                                 static_cast<std::uint32_t>(gap.count),
+                                 static_cast<std::uint32_t>(gap.count >> 32)};
+        std::memcpy(slot, &record, sizeof record);
+        index_.appender.commit();
+        ++written;
+    }
+    for (std::uint32_t i = written; i < gap_count_; ++i) gaps_[i - written] = gaps_[i];
+    gap_count_ -= written;
+}
+
+void TraceAgent::submit_partial_windows() {
+    if (index_.ring != kNoRing && !index_.appender.empty()) submit(index_, SubmitAction::kDumpIndex);
+    if (detail_.ring != kNoRing && detail_.marked && !detail_.appender.empty()) {
+        submit(detail_, SubmitAction::kDumpDetail);
+    }
+}
+
+void TraceAgent::serve_flush_request() {
+    flush_seen_ = std::atomic_ref<std::uint64_t>(*flush_request_).load(std::memory_order_relaxed);
+    submit_partial_windows();
+    add(lane_->flushes, 1);
+    // release: the submits above are published before the acknowledgement.
+    std::atomic_ref<std::uint64_t>(lane_->flush_ack).store(flush_seen_, std::memory_order_release);
+}
+
+void TraceAgent::flush() {
+    if (busy_.load(std::memory_order_relaxed)) return;  // a handler interrupted emit: nothing safe to do
+    enter();
+    serve_flush_request();
+    leave();
+}
+
+void TraceAgent::mark() {
+    if (busy_.load(std::memory_order_relaxed)) {
+        reentered();
+        return;
+    }
+    enter();
+    if (detail_.ring != kNoRing) {
+        detail_.marked = true;
+        put(region_->ring_info(lane_index_, detail_.ring).marked, 1u);
+    } else {
+        pending_mark_ = true;
+    }
+    add(lane_->marks, 1);
+    write_mark_record();
+    leave();
+}
+
+void TraceAgent::write_mark_record() {
+    const std::uint64_t ts = trace_now(clock_);
+    std::byte* slot = index_.appender.try_reserve(sizeof(IndexRecord));
+    if (slot == nullptr) slot = index_slow(ts);
+    if (slot == nullptr) return;  // no index ring: the mark still applies, only its record is lost
+    const IndexRecord record{ts, next_seq_, kMarkEventId, 0, detail_.ring != kNoRing ? detail_window_ : 0, 0};
+    std::memcpy(slot, &record, sizeof record);
+    index_.appender.commit();
+}
+
+}  // namespace ringside::trace

@@ -1,0 +1,225 @@
+// The agent side of the tracer: one lane, written by one thread.
+//
+// Every event takes a sequence number, a timestamp, one 40-byte record in the
+// lane's active index ring and, when it has a payload, one record (u64 seq +
+// payload) in the active detail ring. When a ring is full:
+//  - index: it is submitted to the controller and a spare one is taken from
+//    free_q;
+//  - detail: if the window was marked (mark()) it is submitted like an index
+//    ring, otherwise it is recycled on the spot (a flight recorder).
+// With no spare ring the policy decides: drop the newest event, overwrite
+// the oldest unsubmitted window (the full one), or wait a bounded time.
+// Every lost event is counted by cause and leaves a gap record in the index
+// stream, so a reader can explain every hole in the sequence.
+//
+// Thread contract: reserve/commit/emit/mark/flush from the lane's thread
+// only. Signals: a handler that interrupts emit on the same thread and
+// emits on the same lane gets a drop (DropCause::kReentrant, counted, no
+// sequence number) instead of corrupting the lane; the drop path makes no
+// system call and takes no lock, so emit may be called from a signal
+// handler. A handler's emit that does not re-enter (another lane, or the
+// thread was not inside emit) works normally.
+//
+// Hot path: no lock, no allocation, no system call (slow paths: a ring
+// switch may wake the controller, one futex call at most per ring).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "tracer/index_queue.hpp"
+#include "tracer/ring_appender.hpp"
+#include "tracer/trace_clock.hpp"
+#include "tracer/trace_region.hpp"
+
+namespace ringside::trace {
+
+enum class Policy : std::uint32_t { kDropNewest = 1, kOverwriteOldest = 2, kWait = 3 };
+
+struct AgentOptions {
+    rs_backing backing = RS_BACKING_SHM;
+    Policy policy = Policy::kDropNewest;
+    std::uint64_t wait_timeout_ns = 1'000'000;
+    std::int32_t lane = -1;  // -1: the first free lane
+    bool prefault = true;
+};
+
+class TraceAgent {
+public:
+    static rs_result open(const char* name, const AgentOptions& options, TraceAgent** out);
+    // Hands every ring back (submitted, or returned unread), marks the lane
+    // CLOSED for the controller, unmaps and frees the agent.
+    static void close(TraceAgent* agent);
+
+    // Reserves an event: returns where to write its `length` payload bytes
+    // (valid until commit()), or nullptr when the event was dropped (counted).
+    [[nodiscard]] std::byte* reserve(std::uint32_t event_id, std::uint32_t length);
+    // Publishes the reserved event. Only after a non-null reserve().
+    void commit();
+    // reserve + copy + commit. False when the event was dropped.
+    bool emit(std::uint32_t event_id, const void* data, std::uint32_t length);
+    // Marks the current detail window as worth keeping, and records a mark.
+    void mark();
+    // Submits the partially filled index window (and a marked detail window).
+    void flush();
+
+    [[nodiscard]] bool reserved() const { return busy_.load(std::memory_order_relaxed) && reserved_; }
+    [[nodiscard]] std::uint32_t lane_index() const { return lane_index_; }
+    [[nodiscard]] std::uint64_t max_payload() const { return max_payload_; }
+    [[nodiscard]] LaneControl& lane() const { return *lane_; }
+    [[nodiscard]] TraceRegion& region() const { return *region_; }
+    [[nodiscard]] DropCause last_drop_cause() const { return drop_cause_; }
+
+    TraceAgent() = default;
+    ~TraceAgent();
+    TraceAgent(const TraceAgent&) = delete;
+    TraceAgent& operator=(const TraceAgent&) = delete;
+
+private:
+    struct Gap {
+        std::uint64_t first;
+        std::uint64_t count;
+        DropCause cause;
+    };
+    struct Active {
+        RingAppender appender;
+        std::uint32_t ring = kNoRing;
+        std::uint64_t events = 0;  // events (index) or payloads (detail) in the window
+        bool marked = false;
+    };
+    static constexpr std::uint32_t kMaxGaps = 4;
+
+    // Slow paths (agent.cpp).
+    std::byte* reentered();
+    std::byte* index_slow(std::uint64_t ts);
+    std::byte* detail_slow(std::uint32_t total);
+    std::byte* drop_event(DropCause cause);
+    void serve_flush_request();
+    void submit_partial_windows();
+    bool obtain_ring(std::uint32_t& ring, DropCause& cause);
+    bool pop_free(std::uint32_t& ring);
+    void activate(Active& active, RingKind kind, std::uint32_t ring);
+    void recycle(Active& active, RingKind kind);
+    void begin_window(Active& active, RingKind kind);
+    void submit(Active& active, SubmitAction action);
+    void write_gaps(std::uint64_t ts);
+    void add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause);
+    void wake_controller();
+    void write_mark_record();
+
+    static void add(std::uint64_t& field, std::uint64_t n) {
+        std::atomic_ref<std::uint64_t> ref(field);
+        // relaxed is enough: this agent is the field's only writer; readers
+        // (controller, inspector) want a recent value, not an ordering.
+        ref.store(ref.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void enter() {
+        busy_.store(true, std::memory_order_relaxed);
+        // A signal handler on this thread sees busy_ before anything below.
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+    void leave() {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        busy_.store(false, std::memory_order_relaxed);
+    }
+
+    // --- hot state, the lane's thread only ---
+    Active index_;
+    Active detail_;
+    std::uint64_t next_seq_ = 0;
+    std::uint64_t bytes_ = 0;
+    std::uint64_t flush_seen_ = 0;
+    std::uint32_t pending_length_ = 0;
+    std::uint32_t detail_window_ = 0;  // low 32 bits of the active detail window's number
+    bool detail_pending_ = false;
+    bool reserved_ = false;
+    std::atomic<bool> busy_{false};
+    ClockKind clock_ = ClockKind::kMonotonic;
+    std::uint64_t* flush_request_ = nullptr;
+    LaneControl* lane_ = nullptr;
+
+    // --- slow-path state ---
+    TraceRegion* region_ = nullptr;
+    std::uint32_t lane_index_ = 0;
+    Policy policy_ = Policy::kDropNewest;
+    std::uint64_t wait_timeout_ns_ = 0;
+    std::uint64_t max_payload_ = 0;
+    bool starved_ = false;  // a bounded wait ran out: drop without waiting until a ring comes back
+    bool pending_mark_ = false;
+    DropCause drop_cause_ = DropCause::kNone;
+    std::uint64_t index_first_seq_ = 0;  // first seq the active index window covers (gaps included)
+    std::uint64_t windows_[3] = {};      // windows activated, by RingKind
+    Gap gaps_[kMaxGaps] = {};
+    std::uint32_t gap_count_ = 0;
+    QueuePusher submit_q_;
+    QueuePopper free_q_;
+};
+
+// ---------------------------------------------------------------------------
+
+inline std::byte* TraceAgent::reserve(std::uint32_t event_id, std::uint32_t length) {
+    if (busy_.load(std::memory_order_relaxed)) [[unlikely]] return reentered();
+    enter();
+    // relaxed is enough: a flush request is advisory; we act on it when we see it.
+    if (std::atomic_ref<std::uint64_t>(*flush_request_).load(std::memory_order_relaxed) != flush_seen_) [[unlikely]] {
+        serve_flush_request();
+    }
+    const std::uint64_t ts = trace_now(clock_);
+    const std::uint64_t seq = next_seq_;
+    std::byte* index = index_.appender.try_reserve(sizeof(IndexRecord));
+    if (index == nullptr) [[unlikely]] {
+        index = index_slow(ts);
+        if (index == nullptr) return drop_event(drop_cause_);
+    }
+    IndexRecord record{ts, seq, event_id, length, 0, 0};
+    std::byte* payload = index;  // any non-null pointer for an empty payload
+    if (length != 0) {
+        const std::uint32_t total = length + kDetailSeqBytes;
+        std::byte* detail = detail_.appender.try_reserve(total);
+        if (detail == nullptr) [[unlikely]] {
+            detail = detail_slow(total);
+            if (detail == nullptr) {
+                index_.appender.cancel();
+                return drop_event(drop_cause_);
+            }
+        }
+        std::memcpy(detail, &seq, sizeof seq);
+        record.detail_window = detail_window_;
+        record.detail_offset = detail_.appender.pending_offset();
+        payload = detail + kDetailSeqBytes;
+        detail_pending_ = true;
+    }
+    std::memcpy(index, &record, sizeof record);
+    next_seq_ = seq + 1;
+    pending_length_ = length;
+    reserved_ = true;
+    return payload;
+}
+
+inline void TraceAgent::commit() {
+    // Detail first: an index record is never visible before its payload.
+    if (detail_pending_) {
+        detail_.appender.commit();
+        ++detail_.events;
+        detail_pending_ = false;
+    }
+    index_.appender.commit();
+    ++index_.events;
+    bytes_ += pending_length_;
+    reserved_ = false;
+    // relaxed is enough: live metrics; the records carry their own publication.
+    std::atomic_ref<std::uint64_t>(lane_->seq_next).store(next_seq_, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(lane_->bytes_written).store(bytes_, std::memory_order_relaxed);
+    leave();
+}
+
+inline bool TraceAgent::emit(std::uint32_t event_id, const void* data, std::uint32_t length) {
+    std::byte* payload = reserve(event_id, length);
+    if (payload == nullptr) return false;
+    if (length != 0) std::memcpy(payload, data, length);
+    commit();
+    return true;
+}
+
+}  // namespace ringside::trace
