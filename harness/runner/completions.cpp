@@ -54,7 +54,7 @@ Io Completions::wait(const Clock& clock, std::uint64_t deadline, const std::atom
         waiting_.store(1, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
         const std::uint32_t seen = count_.load(std::memory_order_relaxed);
-        if (seen == taken_) park(seen, left < kSliceNs ? left : kSliceNs);
+        if (seen == taken_ && !ready()) park(seen, left < kSliceNs ? left : kSliceNs);
         waiting_.store(0, std::memory_order_relaxed);
     }
 }

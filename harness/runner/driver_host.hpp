@@ -75,6 +75,7 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
         return false;
     };
     // Sends message `seq` (once, twice or not at all, as the fault says).
+    // intended 0: now (closed loop, throughput), so both stamps are one clock read.
     // blocking: waits for room, taking replies meanwhile; otherwise kRetry when full.
     auto transmit = [&](std::uint64_t seq, std::uint64_t intended, bool blocking) -> Io {
         const bool faulty = fault.kind != Fault::Kind::kNone && fault.kind != Fault::Kind::kReorder && seq == fault.seq;
@@ -84,7 +85,11 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
             codec.write(dst, seq);
             if (corrupt) dst[codec.payload() - 1] ^= std::byte{0x5a};
         };
-        recorder.stamp(seq, intended, clock.now());
+        auto stamp = [&] {
+            const std::uint64_t now = clock.now();
+            recorder.stamp(seq, intended == 0 ? now : intended, now);
+        };
+        stamp();
         for (int copy = 0; copy < copies; ++copy) {
             const std::uint64_t deadline = clock.now() + patience;
             for (;;) {
@@ -95,7 +100,7 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
                 if (abort.load(std::memory_order_relaxed)) return Io::kAborted;
                 if (!take(clock.now(), false, false)) return Io::kFailed;
                 if (clock.now() >= deadline) return Io::kTimedOut;
-                recorder.stamp(seq, intended, clock.now());
+                stamp();
             }
             ++out.transmissions;
         }
@@ -114,7 +119,7 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
                 if (warm && step >= s.warmup) break;  // the warm-up ends: measure from a fresh round
                 if (!warm && by_count && step >= last_step) break;
                 ++step;
-                if (const Io io = transmit(sequence_of(step), clock.now(), true); io != Io::kDone) {
+                if (const Io io = transmit(sequence_of(step), 0, true); io != Io::kDone) {
                     return failed_send(io);
                 }
             }
@@ -151,7 +156,7 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
             if (abort.load(std::memory_order_relaxed)) return failed_send(Io::kAborted);
             bool sent = false;
             while (out.transmissions - out.replies < window && advance()) {
-                const Io io = transmit(sequence_of(step + 1), clock.now(), false);
+                const Io io = transmit(sequence_of(step + 1), 0, false);
                 if (io == Io::kRetry) break;
                 if (io != Io::kDone) return failed_send(io);
                 ++step;

@@ -1,7 +1,7 @@
 // The driver's two ends for a payload link (peers/payload_link.hpp): the
 // host's LinkPort (side A) and the echo loop (side B, its own thread). The
-// echo side copies each message into the return channel first and checks it
-// after, before releasing it, so its validation stays off the round trip.
+// echo side checks each message, copies it into the return channel, then
+// releases it; the host stamps a reply when it sees it, then checks it.
 #pragma once
 
 #include <pthread.h>
@@ -18,8 +18,10 @@
 namespace ringside::runner {
 
 // The echo thread's report; read by the host after join (or after `state`
-// says ready/failed, with acquire).
-struct EchoReport {
+// says ready/failed, with acquire). Written once at the end, on its own
+// lines: nothing the echo thread touches per message shares a line with
+// what the host thread touches.
+struct alignas(128) EchoReport {
     enum : int { kStarting = 0, kReady = 1, kFailed = 2 };
     std::atomic<int> state{kStarting};
     std::string error;
@@ -30,7 +32,7 @@ struct EchoReport {
 };
 
 template <typename Link>
-class LinkPort {
+class alignas(128) LinkPort {
 public:
     LinkPort(Link& link, const Scenario& scenario, const Clock& clock, SequenceChecker& checker,
              const std::atomic<bool>& abort)
@@ -75,7 +77,7 @@ private:
     const Clock& clock_;
     SequenceChecker& checker_;
     const std::atomic<bool>& abort_;
-    typename Link::Side side_;
+    alignas(128) typename Link::Side side_;
     bool attached_ = false;
 };
 
@@ -101,6 +103,8 @@ void run_echo(Link& link, const Scenario& s, const Clock& clock, const MessageCo
     // release: the grants above are visible to the host that sees kReady.
     report.state.store(EchoReport::kReady, std::memory_order_release);
     const std::uint64_t slice = clock.from_ns(1e8);
+    std::uint64_t sent = 0;
+    std::uint64_t last_seq = 0;
     for (;;) {
         std::span<const std::byte> message;
         Io io = wait_message<Link>(side.in, message, s.sidecar.wait, clock, clock.now() + slice, abort);
@@ -110,11 +114,15 @@ void run_echo(Link& link, const Scenario& s, const Clock& clock, const MessageCo
             report.error = std::string("echo side receive: ") + peers::io_name(io);
             break;
         }
-        std::uint32_t low = 0;
-        if (codec.check(message.data(), message.size(), low) && low == 0) {  // the stop message
+        // Checked before echoing, as ringside's processor must check a command
+        // before it returns: both sides of the comparison pay the same.
+        std::uint64_t seq = 0;
+        const Verdict verdict = checker.on_message(message.data(), message.size(), seq);
+        if (verdict == Verdict::kStop) {
             (void)side.in.release();
             break;
         }
+        if (verdict != Verdict::kCorrupt) last_seq = std::max(last_seq, seq);
         auto fill = [&](std::byte* dst) {
             std::memcpy(dst, message.data(), std::min<std::size_t>(message.size(), codec.payload()));
         };
@@ -124,16 +132,15 @@ void run_echo(Link& link, const Scenario& s, const Clock& clock, const MessageCo
             if (io != Io::kAborted) report.error = std::string("echo side send: ") + peers::io_name(io);
             break;
         }
-        ++report.sent;
-        std::uint64_t seq = 0;
-        const Verdict verdict = checker.on_message(message.data(), message.size(), seq);
-        if (verdict != Verdict::kCorrupt) report.last_seq = std::max(report.last_seq, seq);
+        ++sent;
         if (side.in.release() != Io::kDone) {
             report.error = "echo side release failed";
             break;
         }
     }
     report.forward = checker.counts();
+    report.sent = sent;
+    report.last_seq = last_seq;
     link.detach(side);
 }
 

@@ -66,10 +66,16 @@ struct LegCounts {
     }
 };
 
-// One consumer's view of one direction. Owned by the consuming thread.
-class SequenceChecker {
+// One consumer's view of one direction. Owned by the consuming thread, and
+// written for every message: on lines of its own (over-aligned, and its
+// window allocated with a line of slack at each end).
+class alignas(128) SequenceChecker {
 public:
-    explicit SequenceChecker(const MessageCodec& codec) : codec_(&codec), seen_(kWindow / 64, 0) {}
+    explicit SequenceChecker(const MessageCodec& codec) : codec_(&codec), seen_storage_(kWindow / 64 + 2 * kSlack, 0) {
+        seen_ = seen_storage_.data() + kSlack;
+    }
+    SequenceChecker(const SequenceChecker&) = delete;
+    SequenceChecker& operator=(const SequenceChecker&) = delete;
 
     enum class Verdict { kInOrder, kGap, kDuplicate, kLate, kCorrupt, kStop };
     // Classifies and counts one received message. `seq` is its 64-bit
@@ -82,12 +88,14 @@ public:
 
 private:
     static constexpr std::uint64_t kWindow = 1 << 16;  // numbers remembered for duplicate detection
+    static constexpr std::size_t kSlack = 16;          // 128 bytes of words
     bool test_and_set(std::uint64_t seq);
     void clear(std::uint64_t seq) { seen_[(seq % kWindow) / 64] &= ~(std::uint64_t{1} << (seq % 64)); }
 
     const MessageCodec* codec_;
     std::uint64_t next_ = 1;  // the number expected next
-    std::vector<std::uint64_t> seen_;
+    std::vector<std::uint64_t> seen_storage_;
+    std::uint64_t* seen_ = nullptr;
     LegCounts counts_;
 };
 

@@ -207,6 +207,7 @@ void ContentionThreads::start(const runner::Contention& spec, const std::vector<
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(max_seconds);
     for (int i = 0; i < spec.threads; ++i) {
         const int cpu = spec.cpus.empty() ? -1 : spec.cpus[static_cast<std::size_t>(i) % spec.cpus.size()];
+        cpus_.push_back(cpu);
         threads_.emplace_back([this, spec, allowed, cpu, deadline, i] {
             pthread_setname_np(pthread_self(), "rs-contention");
             granted_[static_cast<std::size_t>(i)] = apply_sched(spec.sched, cpu, allowed);

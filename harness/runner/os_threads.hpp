@@ -74,12 +74,15 @@ public:
     void start(const runner::Contention& spec, const std::vector<int>& allowed, double max_seconds);
     void stop();
     [[nodiscard]] const std::vector<Granted>& granted() const { return granted_; }
+    // The CPU thread i was pinned to (-1: unpinned).
+    [[nodiscard]] int cpu_of(std::size_t i) const { return cpus_[i]; }
 
 private:
     std::atomic<bool> stop_{false};
     std::atomic<int> started_{0};
     std::vector<std::thread> threads_;
     std::vector<Granted> granted_;
+    std::vector<int> cpus_;
 };
 
 }  // namespace ringside::runner

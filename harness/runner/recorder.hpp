@@ -16,7 +16,7 @@
 
 namespace ringside::runner {
 
-class Recorder {
+class alignas(128) Recorder {
 public:
     static constexpr std::uint64_t kStampSlots = 1 << 17;  // messages in flight at most: see max_in_flight()
 

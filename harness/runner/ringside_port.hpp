@@ -37,7 +37,7 @@ namespace ringside::runner {
 
 // The processor every ringside sidecar runs: copies the command into the
 // event, then checks it (sequence and checksum) before returning.
-struct ProcessorState {
+struct alignas(128) ProcessorState {
     explicit ProcessorState(const MessageCodec& codec) : checker(codec) {}
     SequenceChecker checker;
     std::uint64_t last_seq = 0;

@@ -348,7 +348,9 @@ RunResult Session::compose() {
     granted["host"] = host_granted_.tid != 0 ? granted_json(host_granted_, s_.host.sched, s_.host.cpu) : ojson(nullptr);
     granted["sidecar"] = have_echo_granted_ ? granted_json(echo_granted_, s_.sidecar.sched, s_.sidecar.cpu) : ojson(nullptr);
     granted["contention"] = ojson::array();
-    for (const Granted& g : contention_.granted()) granted["contention"].push_back(granted_json(g, s_.contention.sched, -1));
+    for (std::size_t i = 0; i < contention_.granted().size(); ++i) {
+        granted["contention"].push_back(granted_json(contention_.granted()[i], s_.contention.sched, contention_.cpu_of(i)));
+    }
     const bool host_boost = is_realtime(s_.host.sched.policy) || s_.host.sched.nice < 0;
     const bool sidecar_boost = is_realtime(s_.sidecar.sched.policy) || s_.sidecar.sched.nice < 0;
     granted["boosted"] = host_boost && sidecar_boost ? "both" : host_boost ? "host" : sidecar_boost ? "sidecar" : "none";
