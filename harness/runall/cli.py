@@ -5,7 +5,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import bootstrap, jobs, matrix, rules, shard, shm, store
+from . import bootstrap, jobs, matrix, rules, shard, shm, store, testsuite
 
 SCENARIOS = store.ROOT / "scenarios"
 DEFAULT_SCENARIOS = SCENARIOS / "default.toml"
@@ -39,8 +39,15 @@ def create_parser():
 
     test = sub.add_parser("test", help="build each variant, run its tests, smoke scenarios under every checker, "
                                        "the canaries")
-    from . import testsuite
-    testsuite.add_arguments(test)
+    test.add_argument("--variants", default=",".join(testsuite.VARIANTS),
+                      help="comma-separated subset of: %(default)s")
+    test.add_argument("--jobs", type=int, default=2, help="parallel build and test jobs")
+    test.add_argument("-k", "--filter", metavar="REGEX", help="only tests matching (ctest -R); skips pytest, "
+                      "smoke scenarios and canaries")
+    test.add_argument("--keep-going", action="store_true", help="go on with the next variant after a failure")
+    test.add_argument("--budget-minutes", type=float, default=testsuite.BUDGET_MINUTES,
+                      help="stop everything after this long (default %(default)s)")
+    test.add_argument("--no-smoke", action="store_true", help="skip the smoke scenarios and the canaries")
 
     nightly = sub.add_parser("nightly", help="nightly.toml with repetitions, sanitize.toml under every checker, "
                                              "the canaries, full microbenchmarks, compare with a baseline")
@@ -228,7 +235,6 @@ def main(argv=None, script_argv=None):
                "clean": cmd_clean, "compare": cmd_compare, "report": cmd_report}.get(args.command)
     try:
         if handler is None:
-            from . import testsuite
             return testsuite.cmd_test(args)
         return handler(args)
     except (ValueError, matrix.ScenarioFileError) as error:

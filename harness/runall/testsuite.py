@@ -36,17 +36,6 @@ BUDGET_MINUTES = 20  # whole test command, on 2 cores
 TEST_TIMEOUT_SECONDS = 300  # for any test without its own TIMEOUT
 
 
-def add_arguments(test):
-    test.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of: %(default)s")
-    test.add_argument("--jobs", type=int, default=2, help="parallel build and test jobs")
-    test.add_argument("-k", "--filter", metavar="REGEX", help="only tests matching (ctest -R); skips pytest, "
-                      "smoke scenarios and canaries")
-    test.add_argument("--keep-going", action="store_true", help="go on with the next variant after a failure")
-    test.add_argument("--budget-minutes", type=float, default=BUDGET_MINUTES,
-                      help="stop everything after this long (default %(default)s)")
-    test.add_argument("--no-smoke", action="store_true", help="skip the smoke scenarios and the canaries")
-
-
 def run(cmd, deadline, capture=False, env=None, log=None):
     """(returncode or None when the deadline killed it, output) for cmd run from the repo root."""
     if time.monotonic() >= deadline:
