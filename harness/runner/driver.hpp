@@ -129,7 +129,7 @@ struct HostSetup {
     Recorder* recorder = nullptr;
     Fault fault;
     const std::atomic<bool>* abort = nullptr;
-    std::function<void()> at_measure_start;  // host thread, before the first measured send
+    std::function<void()> at_measure_start;  // host thread, before the first measured send (and its stamp)
     std::function<void()> at_measure_end;    // host thread, after the last measured reply
 };
 

@@ -70,7 +70,9 @@ public:
             message = std::span<const std::byte>(static_cast<const std::byte*>(record.data), record.length);
             return Io::kDone;
         }
+        // Tries first, as a host would: the wait call reads the clock for its deadline.
         Io wait_peek(std::span<const std::byte>& message, std::uint64_t timeout_ns) {
+            if (const Io io = try_peek(message); io != Io::kRetry) return io;
             const rs_result r = rs_ring_wait_readable(ring, timeout_ns);
             if (r == RS_TIMEOUT) return Io::kTimedOut;
             if (r != RS_OK) return Io::kFailed;

@@ -89,6 +89,7 @@ private:
     std::unique_ptr<Recorder> recorder_;
     ContentionThreads contention_;
     double started_epoch_s_ = 0;
+    double measure_epoch_s_ = 0;  // wall clock at the first measured send: the .hlog's StartTime
     double record_cost_ = 0;
     std::string error_;
 
@@ -133,6 +134,7 @@ HostOutcome Session::drive(Port& port) {
     setup.at_measure_start = [&] {
         safety::set_phase("measuring");
         snapshot(0);
+        measure_epoch_s_ = wall_now_s();
     };
     setup.at_measure_end = [&] {
         snapshot(1);
@@ -314,6 +316,7 @@ RunResult Session::compose() {
                                : 0.0;
     doc["measured"] = {{"messages", host_.measured_replies},
                        {"seconds", seconds},
+                       {"start_epoch_s", measure_epoch_s_ > 0 ? ojson(measure_epoch_s_) : ojson(nullptr)},
                        {"warmup_messages", s_.warmup},
                        {"last_seq", host_.last_seq}};
     const bool open = s_.load.mode == LoadMode::kOpen;
@@ -371,7 +374,7 @@ RunResult Session::compose() {
         }
         std::ostringstream hlog;
         HlogWriter writer(hlog);
-        writer.header(started_epoch_s_,
+        writer.header(measure_epoch_s_ > 0 ? measure_epoch_s_ : started_epoch_s_,
                       {"[ringside-runner, " + std::string(kResultSchema) + ", scenario '" + s_.id + "']",
                        "[values in nanoseconds; Interval_Max in milliseconds]",
                        std::string("[untagged: latency from the intended send time") +
