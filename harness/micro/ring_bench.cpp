@@ -121,7 +121,11 @@ std::string start_side_a(Link& link, typename Link::Side& side, Control& control
     const Io io = spin(
         [&] {
             const int b = control.b_state.load(std::memory_order_acquire);
-            return b == Control::kStarting ? Io::kRetry : b == Control::kReady ? Io::kDone : Io::kFailed;
+            if (b != Control::kStarting) return b == Control::kReady ? Io::kDone : Io::kFailed;
+            // B starts on our CPU (it inherits our affinity) and moves itself:
+            // under SCHED_FIFO it would never run there unless we yield.
+            std::this_thread::yield();
+            return Io::kRetry;
         },
         control.abort);
     return io == Io::kDone ? std::string() : "side B did not start";
