@@ -20,7 +20,11 @@ def summary_row(scenario):
         "sched": _sched(scenario), "contention": scenario.param("contention.threads", 0) or 0,
         "load": scenario.load_mode, "status": scenario.status, "ok": scenario.ok,
         "latency": {key: latency.get(key) for key, _ in LATENCY_COLUMNS},
-        "count": latency.get("count"), "throughput": scenario.value("throughput"),
+        "count": latency.get("count"), "measured": bool(latency.get("count")),
+        "state": "bad" if scenario.validation_failures() or (not scenario.ok and scenario.status not in
+                                                               verdicts.NOT_RUN) else
+                 ("skipped" if not scenario.ok else ""),
+        "throughput": scenario.value("throughput"),
         "bytes_per_s": (scenario.raw.get("throughput") or {}).get("bytes_per_s"),
         "cpu": scenario.value("cpu"), "vs_floor": scenario.ratios.get("vs_floor"),
         "vs_best_peer": scenario.ratios.get("vs_best_peer"), "ratio_metric": scenario.ratios.get("metric"),
@@ -59,16 +63,26 @@ def _render_details(run_dir, keys):
         loaded = data.load_scenario(scenario)
         image = figure.draw(f"{key}  [{scenario.load_mode} loop]", loaded, scenario)
         floor = run.floor_for(scenario)
-        notes = [f"repetition {r.get('rep', '?')}: {r.get('status')}: {r['note']}" for r in scenario.repetitions
-                 if r.get("note")]
+        notes = verdicts.rep_notes(scenario)
         render.write(run.path / render.page_name(key), env, "scenario.html", title=f"ringside: {key}",
                      s=scenario, row=summary_row(scenario), reps=rep_rows(scenario), image=image,
                      params=sorted(scenario.params.items()), problems=loaded.problems,
                      grants=scenario.grants(), floor=floor if floor is not scenario else None,
                      peer_id=scenario.best_peer_id, known=set(by_key),
                      open_loop=scenario.load_mode == "open", notes=notes,
-                     present=lambda rel: bool(rel) and (run.path / str(rel)).is_file())
+                     present=lambda path: link(run.path, path) is not None,
+                     link=lambda path: link(run.path, path))
     return len(keys)
+
+
+def link(run_dir, path):
+    """A relative href to `path` (relative to the run folder, or absolute) when the file exists, else None."""
+    if not path:
+        return None
+    target = Path(run_dir) / str(path)
+    if not target.is_file():
+        return None
+    return os.path.relpath(target.resolve(), Path(run_dir).resolve())
 
 
 def _jobs(requested, count):
@@ -101,9 +115,10 @@ def render_run(run_dir, jobs=None):
     findings = [(c, f, verdicts.log_excerpt(run, f)) for c in run.checkers for f in c.get("findings") or []]
     context = dict(title=f"ringside run {run.path.name}", run=run, strip=strip, rows=rows, checks=checks, plots=plots,
                    provenance=verdicts.provenance(run), grants=grants, findings=findings,
-                   failed=[s for s in run.scenarios if not s.ok or s.validation_failures()],
+                   failed=verdicts.failed_scenarios(run), unfinished=verdicts.unfinished_scenarios(run),
+                   rep_notes=verdicts.rep_notes,
                    canary_ok=verdicts.canary_ok, checker_name=verdicts.checker_name,
-                   present=lambda rel: bool(rel) and (run.path / str(rel)).is_file(),
+                   present=lambda path: link(run.path, path) is not None, link=lambda path: link(run.path, path),
                    partial=bool(run.document.get("partial")), elapsed=time.monotonic() - started)
     index = render.write(run.path / "index.html", env, "index.html", **context)
     (run.path / "summary.md").write_text(markdown.run_summary(run, strip, rows, context["provenance"], grants))

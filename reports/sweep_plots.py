@@ -4,9 +4,11 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from . import sweep
-from .plots import NS, data_uri, fmt_ns
+from .plots import data_uri, fmt_ns, sparse_log
+from .render import fmt_rate
 
 LATENCY = [("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")]
 QUEUE_ORDER = ["ringside", "ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar", "floor_cacheline",
@@ -32,6 +34,23 @@ def _close(fig, fmt="svg"):
     return uri
 
 
+def _bars(ax, x, heights, width, **kwargs):
+    """Bars on a log axis, each labelled with its value (the eye misjudges bar lengths on a log scale)."""
+    bars = ax.bar(x, heights, width, **kwargs)
+    for bar, value in zip(bars, heights):
+        if np.isfinite(value):
+            ax.annotate(fmt_ns(value), (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
+                        fontsize=6.5, rotation=90, xytext=(0, 2), textcoords="offset points")
+    return bars
+
+
+def _log_floor(ax, values):
+    """Bottom of a log bar chart: well below the smallest bar, so lengths are not all near zero."""
+    values = [v for v in values if v is not None and np.isfinite(v) and v > 0]
+    if values:
+        ax.set_ylim(min(values) / 4, max(values) * 3)
+
+
 def _payload_axis(ax, payloads):
     ax.set_xscale("log", base=2)
     ax.set_xticks(payloads, [_payload_label(p) for p in payloads], rotation=30)
@@ -53,8 +72,7 @@ def latency_vs_payload(scenarios):
             xs = sorted(by)
             ax.plot(xs, [by[x] for x in xs], marker="o", label=wait)
         ax.set_title(f"{label} round trip")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(NS)
+        sparse_log(ax.yaxis)
         _payload_axis(ax, payloads)
     axes[0].legend(fontsize=8, title="wait strategy")
     fig.tight_layout()
@@ -109,11 +127,14 @@ def priority_contention(scenarios):
         by = sweep.median_by(chosen, coords, metric)
         for j, label in enumerate(labels):
             heights = [by.get(g + (label,), np.nan) for g in groups]
-            ax.bar(np.arange(len(groups)) + j * width, heights, width, label=f"priority: {label}")
+            refused = sum(1 for s in chosen if coords(s)[2] == label and
+                          any(not g.get("as_requested", True) for _, g in s.grants()))
+            name = f"priority: {label}" + (f" (NOT granted in {refused} scenarios)" if refused else "")
+            _bars(ax, np.arange(len(groups)) + j * width, heights, width, label=name)
+        _log_floor(ax, list(by.values()))
         ax.set_xticks(np.arange(len(groups)) + width * (len(labels) - 1) / 2,
                       [f"{p.replace('_', ' ')}\n{'with' if c else 'no'} contention" for p, c in groups])
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(NS)
+        sparse_log(ax.yaxis)
         ax.set_title(f"{metric} round trip")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -131,10 +152,8 @@ def latency_vs_cpu(scenarios):
             points = [(s.value("cpu"), s.value(metric)) for s in ring if s.wait == wait]
             points = [p for p in points if p[1] is not None]
             ax.scatter([p[0] for p in points], [p[1] for p in points], label=wait, s=22, alpha=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.xaxis.set_major_formatter(NS)
-        ax.yaxis.set_major_formatter(NS)
+        sparse_log(ax.xaxis)
+        sparse_log(ax.yaxis)
         ax.set_xlabel("CPU time per message (both sides)")
         ax.set_title(f"{metric} against CPU per message")
     axes[0].legend(fontsize=8, title="wait strategy")
@@ -161,7 +180,7 @@ def throughput_vs_payload(scenarios, memcpy):
     if memcpy:
         axes[1].axhline(memcpy, color="gray", ls="--", label=f"memcpy {memcpy / 1e9:.1f} GB/s")
     for ax, unit in zip(axes, ("messages/s", "bytes/s")):
-        ax.set_yscale("log")
+        sparse_log(ax.yaxis, FuncFormatter(lambda v, _p, u=unit: fmt_rate(v, "") + ("B/s" if u == "bytes/s" else "/s")))
         ax.set_ylabel(unit)
         _payload_axis(ax, payloads)
         ax.set_title(f"throughput in {unit}")
@@ -185,15 +204,15 @@ def peers_and_floors(scenarios):
     for ax, metric in zip(axes, ("p50", "p99")):
         by = sweep.median_by(chosen, lambda s: (s.payload, s.queue), metric)
         for j, queue in enumerate(queues):
-            ax.bar(np.arange(len(payloads)) + j * width, [by.get((p, queue), np.nan) for p in payloads], width,
-                   label=queue, hatch="//" if queue.startswith("floor") else None)
+            _bars(ax, np.arange(len(payloads)) + j * width, [by.get((p, queue), np.nan) for p in payloads], width,
+                  label=queue, hatch="//" if queue.startswith("floor") else None)
+        _log_floor(ax, list(by.values()))
         ax.set_xticks(np.arange(len(payloads)) + width * (len(queues) - 1) / 2,
                       [_payload_label(p) for p in payloads])
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(NS)
+        sparse_log(ax.yaxis)
         ax.set_title(f"{metric} round trip by payload")
-    axes[1].legend(fontsize=8, ncol=2)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(queues), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     return Plot("peers", "ringside vs peers vs floors", _close(fig), f"fixed: {sweep.fixed_text(fixed)}")
 
 

@@ -30,14 +30,44 @@ def _ran(checker):
     return str(checker.get("status", "")).lower() not in ("not_run", "not run", "skipped")
 
 
+NOT_RUN = ("not_run", "partial")
+
+
+def failed_scenarios(run):
+    """Runs that failed, errored, or lost, duplicated, reordered or corrupted a message."""
+    return [s for s in run.scenarios if (not s.ok and s.status not in NOT_RUN) or s.validation_failures()]
+
+
+def unfinished_scenarios(run):
+    return [s for s in run.scenarios if s.status in NOT_RUN and not s.validation_failures()]
+
+
 def validation(run):
-    if not run.scenarios:
-        return Verdict("validation", "not run", "no scenarios in this run", "validation")
-    failed = [s for s in run.scenarios if not s.ok or s.validation_failures()]
-    detail = (f"all {len(run.scenarios)} scenario runs passed; every message checked" if not failed else
-              f"{len(failed)} of {len(run.scenarios)} scenario runs failed, errored, or lost, duplicated, "
-              f"reordered or corrupted messages")
-    return Verdict("validation", "fail" if failed else "pass", detail, "validation", failed)
+    failed, unfinished = failed_scenarios(run), unfinished_scenarios(run)
+    ran = len(run.scenarios) - len([s for s in unfinished if s.status == "not_run"])
+    if not run.scenarios or ran == 0:
+        return Verdict("validation", "not run", "no scenario ran in this run", "validation")
+    skipped = f"; {len(unfinished)} not (fully) run" if unfinished else ""
+    if failed:
+        return Verdict("validation", "fail", f"{len(failed)} of {len(run.scenarios)} scenario runs failed, errored, "
+                       f"or lost, duplicated, reordered or corrupted messages{skipped}", "validation", failed)
+    return Verdict("validation", "pass", f"every scenario that ran passed; every message checked{skipped}",
+                   "validation")
+
+
+def rep_notes(scenario):
+    """The repetitions' notes, identical ones merged: 'rep 2-5: not_run: interrupted before it started'."""
+    groups = {}
+    for rep in scenario.repetitions:
+        if rep.get("note"):
+            groups.setdefault((rep.get("status"), rep["note"]), []).append(rep.get("rep", "?"))
+    out = []
+    for (status, note), reps in groups.items():
+        numbers = [r for r in reps if isinstance(r, int)]
+        span = (f"{numbers[0]}-{numbers[-1]}" if len(numbers) > 1 and numbers == list(range(numbers[0], numbers[-1] + 1))
+                else ", ".join(map(str, reps)))
+        out.append(f"rep {span}: {status}: {note}")
+    return out
 
 
 def sanitizer_verdict(run):
@@ -76,10 +106,15 @@ def canary_verdict(run):
     if not canaries:
         return Verdict("canaries", "not run", "no canaries in this run: the checkers are unproven", "canaries")
     missed = [c for c in canaries if not canary_ok(c)]
-    detail = (f"all {len(canaries)} behaved: each checker caught its fault" if not missed else
-              f"{len(missed)} of {len(canaries)} not as expected: a checker that cannot fail proves nothing "
-              f"(run broken)")
-    return Verdict("canaries", "fail" if missed else "pass", detail, "canaries", missed)
+    checked = [c for c in canaries if c.get("checker")]
+    if missed:
+        return Verdict("canaries", "fail", f"{len(missed)} of {len(canaries)} not as expected: a checker that "
+                       f"cannot fail proves nothing (run broken)", "canaries", missed)
+    if not checked:
+        return Verdict("canaries", "not run", f"only native runs ({len(canaries)}, all exit 0): no checker was "
+                       f"put to the test in this run", "canaries")
+    return Verdict("canaries", "pass", f"{len(checked)} caught by their checkers; {len(canaries) - len(checked)} "
+                   f"native runs exit 0", "canaries")
 
 
 def strip(run):
@@ -150,7 +185,8 @@ def provenance(run):
     variants = sorted({s.variant for s in run.scenarios}) or [run.setting("build_variant") or "unknown"]
     compiler = " ".join(str(x) for x in (run.setting("compiler"), run.setting("compiler_version")) if x)
     total, worst, where = steal(run)
-    clock = run.setting("clock") or {}
+    clock = run.setting("clock") or next((r.get("clock") for s in run.scenarios for r in s.repetitions
+                                          if r.get("clock")), {})
     memcpy = run.memcpy_bytes_per_s()
     rows = [
         ("commit", f"{commit}{' (dirty tree)' if run.setting('git_dirty') else ''}"),
@@ -164,12 +200,17 @@ def provenance(run):
          f"{total:.0f} ms in all; worst {worst:.2%} of CPU time in {where}" if where else
          f"{total:.0f} ms" + (f" ({worst:.2%})" if worst is not None else "")),
         ("real-time throttling", rt_throttling(run)),
-        ("clock", f"{clock.get('source', 'unknown')}, resolution {clock.get('resolution_ns', '?')} ns, "
-                  f"read cost {clock.get('timer_cost_ns', '?')} ns" if clock else "unknown"),
+        ("clock", f"{clock.get('source', 'unknown')}, resolution {_g(clock.get('resolution_ns'))} ns, "
+                  f"read cost {_g(clock.get('timer_cost_ns'))} ns, recording a sample "
+                  f"{_g(clock.get('record_cost_ns'))} ns" if clock else "unknown"),
         ("memcpy bandwidth", f"{memcpy / 1e9:.1f} GB/s" if memcpy else "not measured in this run"),
         ("host", f"{run.setting('hostname') or '?'}; started {run.setting('started_utc') or '?'}"),
     ]
     return rows
+
+
+def _g(value):
+    return f"{value:.3g}" if isinstance(value, (int, float)) else "?"
 
 
 def _smt(run):

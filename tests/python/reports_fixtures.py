@@ -435,8 +435,12 @@ def runs(tmp_path_factory):
     return get
 
 
-def base_run(runs):
-    return runs("base", seed=1)
+@pytest.fixture(scope="session")
+def rendered_base(runs):
+    """The base run with its report rendered (once per session): (run folder, index.html)."""
+    import reports
+    run = runs("base", seed=1)
+    return run, reports.render_run(run, jobs=1)
 
 
 def under_asan_preload():

@@ -8,7 +8,8 @@ import pytest
 
 import reports
 from reports import render
-from reports_fixtures import (TARGET, chromium, clean_env, find_id, no_library_leaks, runs)  # noqa: F401
+from reports_fixtures import (TARGET, chromium, clean_env, find_id, no_library_leaks, rendered_base,  # noqa: F401
+                              runs)
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -69,12 +70,11 @@ def probe(page, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pages(runs, tmp_path_factory):
+def pages(request, runs, tmp_path_factory):
     if chromium() is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium; run_all.py's bootstrap installs it)")
-    base = runs("base", seed=1)
+    base, _ = request.getfixturevalue("rendered_base")
     cand = runs("regressed", seed=2, factor={find_id(TARGET): 1.25})
-    reports.render_run(base, jobs=1)
     out = tmp_path_factory.mktemp("compare")
     reports.compare(base, cand, out, fail_on_regression=False)
     detail = base / render.page_name(find_id(r"ringside\.thr\.8B\.busy_spin\.2cpu\.open-"))

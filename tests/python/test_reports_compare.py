@@ -133,3 +133,15 @@ def test_known_older_schema_is_upgraded(tmp_path, monkeypatch):
     monkeypatch.setitem(results.UPGRADES, 0, from_v0)
     run = results.load_run(tmp_path / "old")
     assert run.document["schema_version"] == 1 and run.scenarios
+
+
+def test_command_line_compare_and_its_exit_codes(runs, tmp_path, capsys):
+    from reports.__main__ import main
+    target = find_id(TARGET)
+    base, cand = runs("base", seed=1), runs("regressed", seed=2, factor={target: 1.25})
+    assert main(["compare", str(base), str(cand), "--out", str(tmp_path), "--fail-on-regression"]) == 3
+    assert main(["compare", str(base), str(cand), "--out", str(tmp_path), "--fail-on-regression",
+                 "--threshold", "p50=0.5", "--threshold", "p99=0.5", "--threshold", "throughput=0.5",
+                 "--threshold", "cpu=0.5"]) == 0
+    assert main(["compare", str(tmp_path / "nothing"), str(cand)]) == 2
+    assert "no results.json here" in capsys.readouterr().err

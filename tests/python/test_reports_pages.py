@@ -1,22 +1,18 @@
 """reports.render_run: every page self-contained and valid; what the summary, verdicts and detail pages say."""
 
 import re
-import shutil
 
 import pytest
 
 import reports
 from reports import render
-from reports_fixtures import (environment, find_id, make_run, matrix, no_library_leaks, runs,  # noqa: F401
-                              scenario_id)
+from reports_fixtures import find_id, make_run, matrix, no_library_leaks, rendered_base, runs  # noqa: F401
 from reports_pages import check_page, images, relative_links
 
 
-@pytest.fixture(scope="module")
-def rendered(runs):
-    run = runs("base", seed=1)
-    index = reports.render_run(run, jobs=1)
-    return run, index
+@pytest.fixture
+def rendered(rendered_base):
+    return rendered_base
 
 
 def test_render_run_returns_index_html(rendered):
