@@ -119,7 +119,7 @@ def build_targets(variant):
     if (store.ROOT / "harness" / "runner" / "CMakeLists.txt").exists():
         targets.append(runner.CMAKE_TARGET)
     if variant == "release":
-        targets += list(microbench.PROGRAMS)
+        targets += microbench.declared()
     return sorted(set(targets))
 
 

@@ -1,18 +1,30 @@
 """Google Benchmark programs of the release build: run them, keep their JSON, summarise it."""
 
 import json
+import re
 import time
 from pathlib import Path
 
 from . import checkers, procs
 
-PROGRAMS = ("ringside_micro", "ringside_sidecar_bench")  # build/release/harness/<name>
+# The Google Benchmark programs are the executables harness/CMakeLists.txt
+# declares as ringside_micro or ringside_*_bench (build/release/harness/<name>).
+DECLARED_IN = checkers.ROOT / "harness" / "CMakeLists.txt"
+NAME = re.compile(r"add_executable\(\s*(ringside_micro|ringside_\w+_bench)\b")
 MIN_TIME = "0.05"  # seconds per benchmark row: the whole set stays well under a minute here
+
+
+def declared():
+    """Names of the benchmark targets, in the order harness/CMakeLists.txt declares them."""
+    try:
+        return list(dict.fromkeys(NAME.findall(DECLARED_IN.read_text())))
+    except OSError:
+        return []
 
 
 def programs():
     found = []
-    for name in PROGRAMS:
+    for name in declared():
         path = checkers.build_dir("release") / "harness" / name
         if path.is_file():
             found.append(path)
