@@ -70,10 +70,11 @@ protected:
         RingInfo& info = region_->ring_info(0, ring);
         info.kind = static_cast<std::uint32_t>(RingKind::kIndex);
         info.window = ++windows_;
+        info.first_seq = first_seq;
         for (std::uint64_t i = 0; i < events; ++i) {
-            std::byte* slot = appender.try_reserve(sizeof(IndexRecord));
+            std::byte* slot = appender.try_reserve(sizeof(IndexEvent));
             EXPECT_NE(slot, nullptr);
-            const IndexRecord record{1000 + i, first_seq + i, 5, 0, 0, 0};
+            const IndexEvent record{1000 + i, 5, kNoDetail};
             std::memcpy(slot, &record, sizeof record);
             appender.commit();
         }
@@ -244,9 +245,9 @@ TEST_F(tracer_HostileAgent, DeadAgentsCommittedRecordsAreRecovered) {
     const std::uint32_t active = pop_ring();
     RingAppender appender = fill(active, 10, 7);  // still active when it died
     // An eighth record reserved but never committed must not appear.
-    std::byte* slot = appender.try_reserve(sizeof(IndexRecord));
+    std::byte* slot = appender.try_reserve(sizeof(IndexEvent));
     ASSERT_NE(slot, nullptr);
-    const IndexRecord uncommitted{1, 17, 5, 0, 0, 0};
+    const IndexEvent uncommitted{1, 5, kNoDetail};
     std::memcpy(slot, &uncommitted, sizeof uncommitted);
     lane_->seq_next = 17;
     poll(controller_.get());

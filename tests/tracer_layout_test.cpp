@@ -71,11 +71,16 @@ TEST(tracer_Layout, RingPagesAndRecords) {
     EXPECT_EQ(offsetof(RingInfo, records), 64u);
     EXPECT_EQ(offsetof(RingInfo, controller_holds), 128u);
     EXPECT_EQ(kRingInfoOffset, 512u);
-    EXPECT_EQ(sizeof(IndexRecord), 32u);
-    EXPECT_EQ(offsetof(IndexRecord, seq), 8u);
-    EXPECT_EQ(offsetof(IndexRecord, event_id), 16u);
-    EXPECT_EQ(offsetof(IndexRecord, detail_offset), 28u);
-    EXPECT_EQ(record_bytes(sizeof(IndexRecord)), 40u);
+    EXPECT_EQ(sizeof(IndexEvent), 16u);
+    EXPECT_EQ(offsetof(IndexEvent, event_id), 8u);
+    EXPECT_EQ(offsetof(IndexEvent, detail), 12u);
+    EXPECT_EQ(record_bytes(sizeof(IndexEvent)), 24u);  // an event's bytes in the ring and the sink
+    EXPECT_EQ(sizeof(IndexControl), 32u);
+    EXPECT_EQ(offsetof(IndexControl, kind), 8u);
+    EXPECT_EQ(offsetof(IndexControl, first), 16u);
+    EXPECT_EQ(offsetof(IndexControl, value), 24u);
+    EXPECT_EQ(record_bytes(sizeof(IndexControl)), 40u);
+    EXPECT_EQ(kNoDetail, 0xFFFF'FFFFu);
     EXPECT_EQ(kDetailSeqBytes, 8u);
     EXPECT_EQ(max_event_payload(1u << 20), (1u << 19) - 16);
     // lanes x rings x (control page + data)

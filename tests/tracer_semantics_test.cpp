@@ -100,10 +100,9 @@ TEST_F(tracer_Semantics, KeepsMarkedDetailWindowsAndRecyclesUnmarkedOnes) {
         EXPECT_EQ(row.detail, in_marked_window ? DetailStatus::kKept : DetailStatus::kNotKept) << row.seq;
     }
     const json lane = lane0(controller_.get());
-    const std::uint64_t index_records = events + 1;  // + the mark record
-    const std::uint64_t per_index_window = records_that_fit(kCapacity, 0, kIndexTotal);
-    EXPECT_EQ(lane["index_rings_submitted"], (index_records + per_index_window - 1) / per_index_window);
-    EXPECT_EQ(lane["index_rings_dumped"], lane["index_rings_submitted"]);
+    // events x 24 bytes + the mark and three detail-window records x 40 fit two index windows.
+    EXPECT_EQ(lane["index_rings_submitted"], 2);
+    EXPECT_EQ(lane["index_rings_dumped"], 2);
     EXPECT_EQ(lane["detail_rings_kept"], 1);
     EXPECT_EQ(lane["detail_rings_dumped"], 1);
     EXPECT_EQ(lane["detail_rings_recycled"], 2);  // + window 3, returned unread at close
@@ -160,7 +159,7 @@ TEST_F(tracer_Semantics, PoolExhaustionOverwritesTheOldestUnsubmittedWindow) {
     while (left > 0) {
         lost += in_window;
         start = end;
-        capacity = records_that_fit(kCapacity, start, kIndexTotal, &end) - 1;  // - the gap record
+        capacity = records_that_fit(kCapacity, start, kIndexTotal, &end, kControlTotal);  // after the gap record
         in_window = std::min(left, capacity);
         left -= in_window;
     }
@@ -265,10 +264,11 @@ TEST_F(tracer_Semantics, CloseReturnsEveryRingAndTheLaneCanBeClaimedAgain) {
     AgentPtr again = make_agent(name_);
     ASSERT_NE(again, nullptr);
     EXPECT_EQ(json::parse(lane_stats(again.get()))["session"], 2);
-    // The whole pool is back, each ring starting where its last window
-    // ended (ring 0 held 50 index records, ring 1 50 details of 16 bytes).
-    const std::uint64_t fits = records_that_fit(kCapacity, 50 * kIndexTotal, kIndexTotal) +
-                               records_that_fit(kCapacity, 50 * detail_total(16), kIndexTotal) +
+    // The whole pool is back, each ring starting where its last window ended:
+    // ring 0 held 50 details of 16 bytes (the detail window opens first),
+    // ring 1 a detail-window record and 50 index records.
+    const std::uint64_t fits = records_that_fit(kCapacity, 50 * detail_total(16), kIndexTotal) +
+                               records_that_fit(kCapacity, kControlTotal + 50 * kIndexTotal, kIndexTotal) +
                                2 * records_that_fit(kCapacity, 0, kIndexTotal);
     EXPECT_EQ(emit_many(again.get(), 1000, 0), fits);
     again.reset();

@@ -128,10 +128,16 @@ inline Trace read_trace(const std::string& dir, bool keep_rows = true, bool payl
 // A model of RingAppender's rule, written from its contract: a window of
 // `capacity` bytes starting at ring offset `start` holds records of
 // `total` bytes while position + padding + total + 8 <= start + capacity.
+// `first_total` (if non-zero) is one record placed before them (a window's
+// context record), not counted.
 inline std::uint64_t records_that_fit(std::uint64_t capacity, std::uint64_t start, std::uint64_t total,
-                                      std::uint64_t* end = nullptr) {
+                                      std::uint64_t* end = nullptr, std::uint64_t first_total = 0) {
     std::uint64_t position = start;
     std::uint64_t count = 0;
+    if (first_total != 0) {
+        const std::uint64_t offset = position % capacity;
+        position += (offset + first_total > capacity ? capacity - offset : 0) + first_total;
+    }
     for (;;) {
         const std::uint64_t offset = position % capacity;
         const std::uint64_t padding = offset + total > capacity ? capacity - offset : 0;
@@ -143,8 +149,10 @@ inline std::uint64_t records_that_fit(std::uint64_t capacity, std::uint64_t star
     return count;
 }
 
-// Index and detail record sizes in the ring (header included).
-inline constexpr std::uint64_t kIndexTotal = 40;
+// Index and detail record sizes in the ring (header included): an event, a
+// control record (gap, mark, detail window), a detail record.
+inline constexpr std::uint64_t kIndexTotal = 24;
+inline constexpr std::uint64_t kControlTotal = 40;
 inline std::uint64_t detail_total(std::uint64_t payload) { return (8 + 8 + payload + 7) & ~std::uint64_t{7}; }
 
 inline std::string lane_stats(rs_tracer_agent_t* agent) {

@@ -40,8 +40,10 @@ void print_jsonl(const Row& row, bool payloads) {
                 row.lane, row.session, static_cast<unsigned long long>(row.seq),
                 static_cast<unsigned long long>(row.ts), static_cast<unsigned long long>(row.ts_ns));
     if (row.kind == RowKind::kEvent) {
-        std::printf(",\"event_id\":%u,\"length\":%u,\"detail\":\"%s\"", row.event_id, row.length,
-                    detail_name(row.detail));
+        // A payload's length is known only when its detail window was kept.
+        const bool known = row.detail == DetailStatus::kNone || row.detail == DetailStatus::kKept;
+        std::printf(",\"event_id\":%u,\"length\":%s,\"detail\":\"%s\"", row.event_id,
+                    known ? std::to_string(row.length).c_str() : "null", detail_name(row.detail));
         if (payloads && row.detail == DetailStatus::kKept) std::printf(",\"payload\":\"%s\"", hex(row.payload).c_str());
     } else if (row.kind == RowKind::kGap) {
         std::printf(",\"count\":%llu,\"cause\":\"%s\"", static_cast<unsigned long long>(row.count),
@@ -53,9 +55,11 @@ void print_jsonl(const Row& row, bool payloads) {
 }
 
 void print_csv(const Row& row, bool payloads) {
-    std::printf("%s,%u,%u,%llu,%llu,%llu,%u,%u,%s,%llu,%s", kind_name(row.kind), row.lane, row.session,
+    const bool known = row.detail == DetailStatus::kNone || row.detail == DetailStatus::kKept;
+    std::printf("%s,%u,%u,%llu,%llu,%llu,%u,%s,%s,%llu,%s", kind_name(row.kind), row.lane, row.session,
                 static_cast<unsigned long long>(row.seq), static_cast<unsigned long long>(row.ts),
-                static_cast<unsigned long long>(row.ts_ns), row.event_id, row.length,
+                static_cast<unsigned long long>(row.ts_ns), row.event_id,
+                row.kind == RowKind::kEvent && known ? std::to_string(row.length).c_str() : "",
                 row.kind == RowKind::kEvent ? detail_name(row.detail) : "",
                 static_cast<unsigned long long>(row.count), row.kind == RowKind::kGap ? cause_name(row.cause) : "");
     if (payloads) std::printf(",%s", row.detail == DetailStatus::kKept ? hex(row.payload).c_str() : "");

@@ -164,6 +164,14 @@ std::byte* TraceAgent::drop_event(DropCause cause) {
 }
 
 std::byte* TraceAgent::index_slow(std::uint64_t ts) {
+    if (!switch_index(ts)) return nullptr;
+    return index_.appender.try_reserve(sizeof(IndexEvent));
+}
+
+// The active index window has no room (or there is none): submit it, reuse
+// it (overwrite) or drop, then open the next window with its context: the
+// pending gaps and the current detail window.
+bool TraceAgent::switch_index(std::uint64_t ts) {
     if (index_.ring != kNoRing) {
         std::uint32_t fresh = kNoRing;
         if (pop_free(fresh)) {
@@ -183,38 +191,58 @@ std::byte* TraceAgent::index_slow(std::uint64_t ts) {
     }
     if (index_.ring == kNoRing) {
         std::uint32_t ring = kNoRing;
-        if (!obtain_ring(ring, drop_cause_)) return nullptr;
+        if (!obtain_ring(ring, drop_cause_)) return false;
         activate(index_, RingKind::kIndex, ring);
     }
     write_gaps(ts);
-    return index_.appender.try_reserve(sizeof(IndexRecord));
+    if (detail_.ring != kNoRing) {
+        write_control(ts, ControlKind::kDetailWindow, 0, next_seq_, windows_[static_cast<std::uint32_t>(RingKind::kDetail)]);
+    }
+    return true;
 }
 
-std::byte* TraceAgent::detail_slow(std::uint32_t total) {
+std::byte* TraceAgent::detail_slow(std::uint32_t total, std::uint64_t ts) {
     if (detail_.ring != kNoRing) {
+        std::uint32_t fresh = kNoRing;
         if (!detail_.marked) {
             // Flight recorder: nothing interesting happened in this window.
             add(lane_->detail_rings_recycled, 1);
             recycle(detail_, RingKind::kDetail);
-            return detail_.appender.try_reserve(total);
-        }
-        std::uint32_t fresh = kNoRing;
-        if (pop_free(fresh)) {
+        } else if (pop_free(fresh)) {
             submit(detail_, SubmitAction::kDumpDetail);
             activate(detail_, RingKind::kDetail, fresh);
-            return detail_.appender.try_reserve(total);
-        }
-        if (policy_ == Policy::kOverwriteOldest) {
+        } else if (policy_ == Policy::kOverwriteOldest) {
             add(lane_->detail_lost[static_cast<std::uint32_t>(DropCause::kOverwritten)], detail_.events);
             recycle(detail_, RingKind::kDetail);
-            return detail_.appender.try_reserve(total);
+        } else {
+            submit(detail_, SubmitAction::kDumpDetail);
         }
-        submit(detail_, SubmitAction::kDumpDetail);
     }
-    std::uint32_t ring = kNoRing;
-    if (!obtain_ring(ring, drop_cause_)) return nullptr;
-    activate(detail_, RingKind::kDetail, ring);
+    if (detail_.ring == kNoRing) {
+        std::uint32_t ring = kNoRing;
+        if (!obtain_ring(ring, drop_cause_)) return nullptr;
+        activate(detail_, RingKind::kDetail, ring);
+    }
+    announce_detail_window(ts);
     return detail_.appender.try_reserve(total);
+}
+
+// A new detail window: the index stream says so before the first event
+// that refers to it (a new index window carries it in its context anyway).
+void TraceAgent::announce_detail_window(std::uint64_t ts) {
+    const std::uint64_t window = windows_[static_cast<std::uint32_t>(RingKind::kDetail)];
+    if (!write_control(ts, ControlKind::kDetailWindow, 0, next_seq_, window)) switch_index(ts);
+}
+
+// Appends one control record to the active index window; false if it has no room.
+bool TraceAgent::write_control(std::uint64_t ts, ControlKind kind, std::uint32_t cause, std::uint64_t first,
+                               std::uint64_t value) {
+    std::byte* slot = index_.appender.try_reserve(sizeof(IndexControl));
+    if (slot == nullptr) return false;
+    const IndexControl record{ts, static_cast<std::uint32_t>(kind), cause, first, value};
+    std::memcpy(slot, &record, sizeof record);
+    index_.appender.commit();
+    return true;
 }
 
 bool TraceAgent::pop_free(std::uint32_t& ring) {
@@ -362,17 +390,8 @@ void TraceAgent::add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause
 void TraceAgent::write_gaps(std::uint64_t ts) {
     std::uint32_t written = 0;
     while (written < gap_count_) {
-        std::byte* slot = index_.appender.try_reserve(sizeof(IndexRecord));
-        if (slot == nullptr) break;
         const Gap& gap = gaps_[written];
-        const IndexRecord record{ts,
-                                 gap.first,
-                                 kGapEventId,
-                                 static_cast<std::uint32_t>(gap.cause),
-                                 static_cast<std::uint32_t>(gap.count),
-                                 static_cast<std::uint32_t>(gap.count >> 32)};
-        std::memcpy(slot, &record, sizeof record);
-        index_.appender.commit();
+        if (!write_control(ts, ControlKind::kGap, static_cast<std::uint32_t>(gap.cause), gap.first, gap.count)) break;
         ++written;
     }
     for (std::uint32_t i = written; i < gap_count_; ++i) gaps_[i - written] = gaps_[i];
@@ -407,25 +426,21 @@ void TraceAgent::mark() {
         return;
     }
     enter();
+    std::uint64_t window = 0;
     if (detail_.ring != kNoRing) {
         detail_.marked = true;
         put(region_->ring_info(lane_index_, detail_.ring).marked, 1u);
+        window = windows_[static_cast<std::uint32_t>(RingKind::kDetail)];
     } else {
         pending_mark_ = true;
     }
     add(lane_->marks, 1);
-    write_mark_record();
-    leave();
-}
-
-void TraceAgent::write_mark_record() {
     const std::uint64_t ts = trace_now(clock_);
-    std::byte* slot = index_.appender.try_reserve(sizeof(IndexRecord));
-    if (slot == nullptr) slot = index_slow(ts);
-    if (slot == nullptr) return;  // no index ring: the mark still applies, only its record is lost
-    const IndexRecord record{ts, next_seq_, kMarkEventId, 0, detail_.ring != kNoRing ? detail_window_ : 0, 0};
-    std::memcpy(slot, &record, sizeof record);
-    index_.appender.commit();
+    // Without any index window the mark still applies; only its record is lost.
+    if (!write_control(ts, ControlKind::kMark, 0, next_seq_, window) && switch_index(ts)) {
+        write_control(ts, ControlKind::kMark, 0, next_seq_, window);
+    }
+    leave();
 }
 
 }  // namespace ringside::trace

@@ -1,6 +1,6 @@
 // The agent side of the tracer: one lane, written by one thread.
 //
-// Every event takes a sequence number, a timestamp, one 40-byte record in the
+// Every event takes a sequence number, a timestamp, one 24-byte record in the
 // lane's active index ring and, when it has a payload, one record (u64 seq +
 // payload) in the active detail ring. When a ring is full:
 //  - index: it is submitted to the controller and a spare one is taken from
@@ -8,7 +8,8 @@
 //  - detail: if the window was marked (mark()) it is submitted like an index
 //    ring, otherwise it is recycled on the spot (a flight recorder).
 // With no spare ring the policy decides: drop the newest event, overwrite
-// the oldest unsubmitted window (the full one), or wait a bounded time.
+// the oldest unsubmitted window (the full one), or wait a bounded time. An
+// event whose index record or payload finds no room is dropped whole.
 // Every lost event is counted by cause and leaves a gap record in the index
 // stream, so a reader can explain every hole in the sequence.
 //
@@ -93,7 +94,11 @@ private:
     // Slow paths (agent.cpp).
     std::byte* reentered();
     std::byte* index_slow(std::uint64_t ts);
-    std::byte* detail_slow(std::uint32_t total);
+    bool switch_index(std::uint64_t ts);
+    std::byte* detail_slow(std::uint32_t total, std::uint64_t ts);
+    void announce_detail_window(std::uint64_t ts);
+    bool write_control(std::uint64_t ts, ControlKind kind, std::uint32_t cause, std::uint64_t first,
+                       std::uint64_t value);
     std::byte* drop_event(DropCause cause);
     void serve_flush_request();
     void submit_partial_windows();
@@ -106,7 +111,6 @@ private:
     void write_gaps(std::uint64_t ts);
     void add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause);
     void wake_controller();
-    void write_mark_record();
 
     static void add(std::uint64_t& field, std::uint64_t n) {
         std::atomic_ref<std::uint64_t> ref(field);
@@ -167,26 +171,29 @@ inline std::byte* TraceAgent::reserve(std::uint32_t event_id, std::uint32_t leng
     }
     const std::uint64_t ts = trace_now(clock_);
     const std::uint64_t seq = next_seq_;
-    std::byte* index = index_.appender.try_reserve(sizeof(IndexRecord));
+    // Detail first: a detail window switch announces itself in the index
+    // stream, before this event's index record.
+    std::byte* detail = nullptr;
+    if (length != 0) {
+        detail = detail_.appender.try_reserve(length + kDetailSeqBytes);
+        if (detail == nullptr) [[unlikely]] {
+            detail = detail_slow(length + kDetailSeqBytes, ts);
+            if (detail == nullptr) return drop_event(drop_cause_);
+        }
+    }
+    std::byte* index = index_.appender.try_reserve(sizeof(IndexEvent));
     if (index == nullptr) [[unlikely]] {
         index = index_slow(ts);
-        if (index == nullptr) return drop_event(drop_cause_);
-    }
-    IndexRecord record{ts, seq, event_id, length, 0, 0};
-    std::byte* payload = index;  // any non-null pointer for an empty payload
-    if (length != 0) {
-        const std::uint32_t total = length + kDetailSeqBytes;
-        std::byte* detail = detail_.appender.try_reserve(total);
-        if (detail == nullptr) [[unlikely]] {
-            detail = detail_slow(total);
-            if (detail == nullptr) {
-                index_.appender.cancel();
-                return drop_event(drop_cause_);
-            }
+        if (index == nullptr) {
+            if (detail != nullptr) detail_.appender.cancel();
+            return drop_event(drop_cause_);
         }
+    }
+    IndexEvent record{ts, event_id, kNoDetail};
+    std::byte* payload = index;  // any non-null pointer for an empty payload
+    if (detail != nullptr) {
         std::memcpy(detail, &seq, sizeof seq);
-        record.detail_window = detail_window_;
-        record.detail_offset = detail_.appender.pending_offset();
+        record.detail = detail_.appender.pending_offset();
         payload = detail + kDetailSeqBytes;
         detail_pending_ = true;
     }

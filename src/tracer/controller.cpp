@@ -86,10 +86,12 @@ struct TraceController::Window {
 namespace {
 
 // Walks a window's committed records with the ring code's validation, never
-// past one lap and never outside the data area.
-void scan_window(const RingView& view, RingKind kind, std::uint64_t start, auto& window) {
+// past one lap and never outside the data area. Index windows number their
+// events from `first_seq` (RingInfo.first_seq: untrusted, only reported).
+void scan_window(const RingView& view, RingKind kind, std::uint64_t start, std::uint64_t first_seq, auto& window) {
     window.start = start;
     std::uint64_t position = start;
+    std::uint64_t seq = first_seq;
     for (;;) {
         if (position - start + layout::kRecordHeaderBytes > view.capacity) {
             window.truncated = true;  // no terminator within a lap: the agent always leaves one
@@ -109,20 +111,24 @@ void scan_window(const RingView& view, RingKind kind, std::uint64_t start, auto&
         if (!record.padding) {
             ++window.records;
             const std::byte* payload = view.data + view.offset_of(position) + layout::kRecordHeaderBytes;
-            std::uint64_t seq = 0;
             std::uint64_t ts = 0;
             bool event = false;
             if (kind == RingKind::kNone) {
                 // A window taken back unread: only its structure matters.
             } else if (kind == RingKind::kIndex) {
-                if (record.length != sizeof(IndexRecord)) {
-                    ++window.violations;
-                } else {
-                    IndexRecord index{};
+                if (record.length == sizeof(IndexEvent)) {
+                    IndexEvent index{};
                     std::memcpy(&index, payload, sizeof index);
-                    event = index.event_id < kFirstReservedEventId;
-                    seq = index.seq;
                     ts = index.timestamp;
+                    event = true;
+                } else if (record.length == sizeof(IndexControl)) {
+                    IndexControl control{};
+                    std::memcpy(&control, payload, sizeof control);
+                    if (control.kind == static_cast<std::uint32_t>(ControlKind::kGap) && control.first == seq) {
+                        seq += control.value;
+                    }
+                } else {
+                    ++window.violations;
                 }
             } else if (record.length < kDetailSeqBytes) {
                 ++window.violations;
@@ -132,16 +138,18 @@ void scan_window(const RingView& view, RingKind kind, std::uint64_t start, auto&
             }
             if (event) {
                 if (!window.has_seq) {
-                    window.first_seq = seq;
+                    if (kind == RingKind::kDetail) window.first_seq = seq;
                     window.first_ts = ts;
                     window.has_seq = true;
                 }
                 window.last_seq = seq;
                 window.last_ts = ts;
+                if (kind == RingKind::kIndex) ++seq;
             }
         }
         position += record.total;
     }
+    if (kind == RingKind::kIndex) window.first_seq = first_seq;
     window.end = position;
 }
 
@@ -420,7 +428,7 @@ void TraceController::take_back(std::uint32_t index, std::uint32_t ring, RingKin
         start &= ~std::uint64_t{kRecordAlign - 1};
     }
     Window window;
-    scan_window(view, kind, start, window);
+    scan_window(view, kind, start, get(region_->ring_info(index, ring).first_seq), window);
     for (std::uint32_t i = 0; i < window.violations; ++i) violation(index, Violation::kBadRecord);
     if (dump && window.records > 0) {
         write_window(index, ring, kind, window, flags);

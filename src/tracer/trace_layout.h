@@ -30,8 +30,8 @@
 //   |                   |  +1280 slots x2  |                                            |
 //   +-------------------+------------------+--------------------------------------------+
 //
-// Records in an *index* ring: payload = IndexRecord (32 bytes). Records in a
-// *detail* ring: payload = u64 seq + the event's bytes. A ring's active life
+// Records in an *index* ring: IndexEvent (16 bytes) or IndexControl (32
+// bytes), see below. Records in a *detail* ring: u64 seq + the event's bytes. A ring's active life
 // is one *window*: it starts at RingInfo.start_position (the ring's
 // read_position when it was activated) and ends when it is full; it is never
 // consumed while active, so "full" is `write + needed > start + capacity`.
@@ -114,28 +114,31 @@ constexpr std::uint32_t submit_entry(std::uint32_t ring, SubmitAction action) {
     return ring | (static_cast<std::uint32_t>(action) << kEntryActionShift);
 }
 
-// Event ids at or above this are reserved for records the tracer writes itself.
+// Event ids above RS_TRACER_MAX_EVENT_ID are reserved for later record kinds.
 inline constexpr std::uint32_t kFirstReservedEventId = 0xFFFF'FF00u;
-inline constexpr std::uint32_t kGapEventId = 0xFFFF'FFFFu;
-inline constexpr std::uint32_t kMarkEventId = 0xFFFF'FFFEu;
 
-// The payload of every index-ring record (32 bytes; with its 8-byte record
-// header an index record takes 40 bytes of the ring).
-//   event: seq, event_id, length = payload bytes, detail_window = low 32
-//          bits of the window holding the payload (0: none), detail_offset =
-//          offset of its detail record from that window's start, or, with
-//          detail_window 0, the DropCause that lost the payload (0: no payload).
-//   gap:   event_id kGapEventId, seq = first lost seq, length = DropCause,
-//          detail_window/detail_offset = count (low, high 32 bits).
-//   mark:  event_id kMarkEventId, seq = the next event's seq, detail_window
-//          = the window marked.
-struct IndexRecord {
+// Index-ring records. An event is an IndexEvent: with its 8-byte record
+// header it takes 24 bytes of the ring and of the sink (the sink's disk
+// bandwidth is what limits the sustained rate). Its sequence number is
+// implicit: a window starts at RingInfo.first_seq (the dump's block header
+// carries it), each event record adds one, each gap record adds its count.
+// Control records (IndexControl, 32-byte payload) are told apart by their
+// length. A window opens with its gap records, then (if a detail window is
+// active) a kDetailWindow record, so it decodes on its own.
+struct IndexEvent {
     std::uint64_t timestamp;  // trace clock (TraceHeader.clock_kind)
-    std::uint64_t seq;
     std::uint32_t event_id;
-    std::uint32_t length;
-    std::uint32_t detail_window;
-    std::uint32_t detail_offset;
+    std::uint32_t detail;     // offset of its detail record from the current detail window's start, or kNoDetail
+};
+inline constexpr std::uint32_t kNoDetail = 0xFFFF'FFFFu;
+
+enum class ControlKind : std::uint32_t { kGap = 1, kMark = 2, kDetailWindow = 3 };
+struct IndexControl {
+    std::uint64_t timestamp;
+    std::uint32_t kind;       // ControlKind
+    std::uint32_t cause;      // gap: the DropCause
+    std::uint64_t first;      // gap: first lost seq; mark and detail window: the next event's seq
+    std::uint64_t value;      // gap: events lost; mark: the marked window (0: the next); detail window: its number
 };
 inline constexpr std::uint32_t kDetailSeqBytes = 8;  // a detail record: u64 seq, then the payload
 
@@ -296,7 +299,8 @@ constexpr std::uint64_t max_event_payload(std::uint64_t capacity) {
     return layout::max_payload(capacity) - kDetailSeqBytes;
 }
 
-static_assert(sizeof(IndexRecord) == 32, "an index record payload is 32 bytes");
+static_assert(sizeof(IndexEvent) == 16 && sizeof(IndexControl) == 32,
+              "index records are told apart by their payload size");
 static_assert(sizeof(TraceHeader) == 640, "TraceHeader: identity 256 + controller, request, notify lines");
 static_assert(offsetof(TraceHeader, controller_claim) == 256 && offsetof(TraceHeader, flush_request) == 384 &&
                   offsetof(TraceHeader, submit_sequence) == 512,

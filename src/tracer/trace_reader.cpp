@@ -183,6 +183,40 @@ std::vector<std::uint64_t> blocks_in_interval(const std::string& index_path, std
     return offsets;
 }
 
+// The payload of an event with a detail: kept if its window was dumped and
+// the record there is the event's (same seq); sets row.length.
+DetailStatus resolve_detail(Row& row, const std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t>& details,
+                            const std::vector<Block>& blocks, const File& file, std::vector<std::uint8_t>& data,
+                            std::size_t& loaded, bool payloads) {
+    const auto found = details.find({row.session, row.detail_window});
+    if (row.detail_window == 0 || found == details.end()) return DetailStatus::kNotKept;
+    if (loaded != found->second) {
+        const Block& detail = blocks[found->second];
+        data.resize(detail.header.data_bytes);
+        loaded = file.read(data.data(), data.size(), detail.offset + detail.header.header_bytes) ? found->second
+                                                                                                : SIZE_MAX;
+    }
+    const std::uint64_t at = row.detail_offset;
+    if (loaded != found->second || at + layout::kRecordHeaderBytes > data.size()) return DetailStatus::kBad;
+    std::uint32_t commit = 0;
+    std::uint32_t length = 0;
+    std::uint64_t seq = 0;
+    std::memcpy(&commit, data.data() + at, 4);
+    std::memcpy(&length, data.data() + at + 4, 4);
+    const std::uint64_t total = record_bytes(length);
+    if ((commit & layout::kPadFlag) != 0 || commit != total || length < kDetailSeqBytes || at + total > data.size()) {
+        return DetailStatus::kBad;
+    }
+    std::memcpy(&seq, data.data() + at + layout::kRecordHeaderBytes, sizeof seq);
+    if (seq != row.seq) return DetailStatus::kBad;
+    row.length = length - kDetailSeqBytes;
+    if (payloads) {
+        const std::uint8_t* bytes = data.data() + at + layout::kRecordHeaderBytes + kDetailSeqBytes;
+        row.payload.assign(bytes, bytes + row.length);
+    }
+    return DetailStatus::kKept;
+}
+
 }  // namespace
 
 const char* cause_name(std::uint32_t cause) {
@@ -320,73 +354,57 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
             continue;
         }
         std::string error;
+        std::uint64_t seq = h.first_seq;  // implicit: each event adds one, each gap its count
+        std::uint64_t detail_window = 0;  // every window opens with its context records
         const bool complete = for_each_record(data, header.ring_capacity, error, [&](const Record& record) {
-            if (record.length != sizeof(IndexRecord)) {
-                report.errors.push_back(path + ": index record of " + std::to_string(record.length) + " bytes");
-                return;
-            }
-            IndexRecord index{};
-            std::memcpy(&index, record.payload, sizeof index);
             Row row;
             row.lane = header.lane;
             row.session = h.session;
-            row.seq = index.seq;
+            if (record.length == sizeof(IndexControl)) {
+                IndexControl control{};
+                std::memcpy(&control, record.payload, sizeof control);
+                row.ts = control.timestamp;
+                row.ts_ns = to_monotonic_ns(clock, header.tsc_hz, h.open_tsc, h.open_ns, control.timestamp);
+                row.seq = control.first;
+                if (control.kind == static_cast<std::uint32_t>(ControlKind::kDetailWindow)) {
+                    detail_window = control.value;
+                    return;  // context, not a row
+                }
+                if (control.kind == static_cast<std::uint32_t>(ControlKind::kGap)) {
+                    row.kind = RowKind::kGap;
+                    row.cause = control.cause;
+                    row.count = control.value;
+                    verifier->gap(control.first, control.value, control.cause);
+                    if (control.first >= seq) seq = control.first + control.value;
+                } else if (control.kind == static_cast<std::uint32_t>(ControlKind::kMark)) {
+                    row.kind = RowKind::kMark;
+                    row.detail_window = static_cast<std::uint32_t>(control.value);
+                    ++verifier->report.marks;
+                } else {
+                    report.errors.push_back(path + ": unknown control record " + std::to_string(control.kind));
+                    return;
+                }
+                if (on_row) on_row(row);
+                return;
+            }
+            if (record.length != sizeof(IndexEvent)) {
+                report.errors.push_back(path + ": index record of " + std::to_string(record.length) + " bytes");
+                return;
+            }
+            IndexEvent index{};
+            std::memcpy(&index, record.payload, sizeof index);
+            row.seq = seq++;
             row.ts = index.timestamp;
             row.ts_ns = to_monotonic_ns(clock, header.tsc_hz, h.open_tsc, h.open_ns, index.timestamp);
-            if (index.event_id == kGapEventId) {
-                row.kind = RowKind::kGap;
-                row.cause = index.length;
-                row.count = std::uint64_t{index.detail_window} | (std::uint64_t{index.detail_offset} << 32);
-                verifier->gap(row.seq, row.count, row.cause);
-            } else if (index.event_id == kMarkEventId) {
-                row.kind = RowKind::kMark;
-                row.detail_window = index.detail_window;
-                ++verifier->report.marks;
-            } else {
-                row.event_id = index.event_id;
-                row.length = index.length;
-                row.detail_window = index.detail_window;
-                row.detail_offset = index.detail_offset;
-                verifier->event(row.seq);
-                if (row.length != 0) {
-                    row.detail = DetailStatus::kNotKept;
-                    const auto found = details.find({h.session, row.detail_window});
-                    if (row.detail_window != 0 && found != details.end()) {
-                        if (detail_loaded != found->second) {
-                            const Block& detail = blocks[found->second];
-                            detail_data.resize(detail.header.data_bytes);
-                            detail_loaded = file.read(detail_data.data(), detail_data.size(),
-                                                      detail.offset + detail.header.header_bytes)
-                                                ? found->second
-                                                : SIZE_MAX;
-                        }
-                        row.detail = DetailStatus::kBad;
-                        const std::uint64_t at = row.detail_offset;
-                        if (detail_loaded == found->second && at + layout::kRecordHeaderBytes <= detail_data.size()) {
-                            std::uint32_t commit = 0;
-                            std::uint32_t length = 0;
-                            std::uint64_t seq = 0;
-                            std::memcpy(&commit, detail_data.data() + at, 4);
-                            std::memcpy(&length, detail_data.data() + at + 4, 4);
-                            const std::uint64_t total = record_bytes(length);
-                            if ((commit & layout::kPadFlag) == 0 && commit == total &&
-                                length == row.length + kDetailSeqBytes && at + total <= detail_data.size()) {
-                                std::memcpy(&seq, detail_data.data() + at + layout::kRecordHeaderBytes, sizeof seq);
-                                if (seq == row.seq) {
-                                    row.detail = DetailStatus::kKept;
-                                    if (options.payloads) {
-                                        const std::uint8_t* bytes =
-                                            detail_data.data() + at + layout::kRecordHeaderBytes + kDetailSeqBytes;
-                                        row.payload.assign(bytes, bytes + row.length);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    if (row.detail == DetailStatus::kKept) ++verifier->report.details_kept;
-                    if (row.detail == DetailStatus::kNotKept) ++verifier->report.details_not_kept;
-                    if (row.detail == DetailStatus::kBad) ++verifier->report.details_bad;
-                }
+            row.event_id = index.event_id;
+            verifier->event(row.seq);
+            if (index.detail != kNoDetail) {
+                row.detail_window = static_cast<std::uint32_t>(detail_window);
+                row.detail_offset = index.detail;
+                row.detail = resolve_detail(row, details, blocks, file, detail_data, detail_loaded, options.payloads);
+                if (row.detail == DetailStatus::kKept) ++verifier->report.details_kept;
+                if (row.detail == DetailStatus::kNotKept) ++verifier->report.details_not_kept;
+                if (row.detail == DetailStatus::kBad) ++verifier->report.details_bad;
             }
             if (on_row) on_row(row);
         });

@@ -29,14 +29,14 @@ struct Row {
     RowKind kind = RowKind::kEvent;
     std::uint32_t lane = 0;
     std::uint32_t session = 0;
-    std::uint64_t seq = 0;        // gap: first lost; mark: the next event's seq
+    std::uint64_t seq = 0;        // implicit for events; gap: first lost; mark: the next event's seq
     std::uint64_t ts = 0;         // trace clock
     std::uint64_t ts_ns = 0;      // CLOCK_MONOTONIC ns
     std::uint32_t event_id = 0;
-    std::uint32_t length = 0;     // payload bytes
+    std::uint32_t length = 0;     // payload bytes: 0 without a payload; known only when the detail is kept
     std::uint64_t count = 0;      // gap: events lost
     std::uint32_t cause = 0;      // gap: DropCause
-    std::uint32_t detail_window = 0;
+    std::uint32_t detail_window = 0;  // the detail window of an event with a payload; mark: the window marked
     std::uint32_t detail_offset = 0;
     DetailStatus detail = DetailStatus::kNone;
     std::vector<std::uint8_t> payload;  // with Options::payloads and a kept detail

@@ -16,7 +16,7 @@
  *    run on another thread once that thread no longer emits.
  *  - Each event gets a per-lane sequence number, a timestamp (TSC ticks, or
  *    CLOCK_MONOTONIC ns when the TSC is not invariant; readers convert to
- *    ns), a 40-byte record in the lane's index ring and, if it has a
+ *    ns), a 24-byte record in the lane's index ring and, if it has a
  *    payload, a record in the detail ring. Index rings are always dumped;
  *    a detail ring is dumped only if rs_tracer_mark was called while it was
  *    active (flight recorder): an unmarked full detail ring is reused at once.

@@ -18,9 +18,8 @@ FORMAT_MAJOR = 1
 FILE_MAGIC = 0x4645434152545352  # "RSTRACEF"
 BLOCK_MAGIC = 0x314B4C42  # "BLK1"
 PAD_FLAG = 0x80000000
-GAP_EVENT_ID = 0xFFFFFFFF
-MARK_EVENT_ID = 0xFFFFFFFE
-FIRST_RESERVED_EVENT_ID = 0xFFFFFF00
+NO_DETAIL = 0xFFFFFFFF
+CONTROL_GAP, CONTROL_MARK, CONTROL_DETAIL_WINDOW = 1, 2, 3
 CLOCK_TSC = 1
 
 BLOCK_INDEX, BLOCK_DETAIL, BLOCK_SESSION_START, BLOCK_SESSION_END = 1, 2, 3, 4
@@ -31,7 +30,8 @@ END_REASONS = {1: "closed", 2: "died"}
 FILE_HEADER = struct.Struct("<QHHIIIQQQQQIIQ48x")
 BLOCK_HEADER = struct.Struct("<IIIIQIIQQQQQQQQQQIIQ")
 SESSION_END = struct.Struct("<IIQ5Q5QQQQQ")
-INDEX_RECORD = struct.Struct("<QQIIII")
+INDEX_EVENT = struct.Struct("<QII")  # timestamp, event id, detail offset
+INDEX_CONTROL = struct.Struct("<QIIQQ")  # timestamp, kind, cause, first, value
 RECORD_HEADER = struct.Struct("<II")
 
 
@@ -106,7 +106,7 @@ def read_blocks(raw, path, errors):
             break
         start = offset + h[1]
         blocks.append({"offset": offset, "kind": h[2], "flags": h[3], "session": h[5], "window": h[7],
-                       "open_tsc": h[13], "open_ns": h[14], "data": raw[start:start + h[4]]})
+                       "first_seq": h[9], "open_tsc": h[13], "open_ns": h[14], "data": raw[start:start + h[4]]})
         offset = start + h[4]
     return header, blocks
 
@@ -172,8 +172,8 @@ class Session:
         return rep
 
 
-def detail_status(details, session, row, capacity):
-    """kept / not_kept / bad for an event's payload, and the payload when kept."""
+def detail_status(details, session, row):
+    """kept / not_kept / bad for an event's payload; sets row["length"] and returns the payload when kept."""
     block = details.get((session, row["detail_window"])) if row["detail_window"] else None
     if block is None:
         return "not_kept", None
@@ -182,12 +182,12 @@ def detail_status(details, session, row, capacity):
         return "bad", None
     commit, length = RECORD_HEADER.unpack_from(data, at)
     total = record_bytes(length)
-    if commit & PAD_FLAG or commit != total or length != row["length"] + 8 or at + total > len(data):
+    if commit & PAD_FLAG or commit != total or length < 8 or at + total > len(data):
         return "bad", None
-    seq = struct.unpack_from("<Q", data, at + 8)[0]
-    if seq != row["seq"]:
+    if struct.unpack_from("<Q", data, at + 8)[0] != row["seq"]:
         return "bad", None
-    return "kept", bytes(data[at + 16:at + 16 + row["length"]])
+    row["length"] = length - 8
+    return "kept", bytes(data[at + 16:at + 8 + length])
 
 
 def read_lane_file(path, on_row=None):
@@ -219,28 +219,40 @@ def read_lane_file(path, on_row=None):
             continue
         if block["flags"] & FLAG_RECOVERED:
             current.report["recovered_blocks"] += 1
+        seq, window = block["first_seq"], 0  # implicit numbering; each window opens with its context
         try:
             for _, payload in records(block["data"], header["ring_capacity"]):
-                if len(payload) != INDEX_RECORD.size:
+                row = {"lane": header["lane"], "session": block["session"]}
+                if len(payload) == INDEX_CONTROL.size:
+                    ts, kind, cause, first, value = INDEX_CONTROL.unpack(payload)
+                    row.update(seq=first, ts=ts, ts_ns=to_ns(header, block, ts))
+                    if kind == CONTROL_DETAIL_WINDOW:
+                        window = value
+                        continue
+                    if kind == CONTROL_GAP:
+                        row.update(type="gap", count=value, cause=CAUSES.get(cause, "unknown"))
+                        current.gap(first, value, cause)
+                        if first >= seq:
+                            seq = first + value
+                    elif kind == CONTROL_MARK:
+                        row.update(type="mark", detail_window=value)
+                        current.report["marks"] += 1
+                    else:
+                        errors.append(f"{path}: unknown control record {kind}")
+                        continue
+                elif len(payload) == INDEX_EVENT.size:
+                    ts, event_id, detail = INDEX_EVENT.unpack(payload)
+                    row.update(type="event", seq=seq, ts=ts, ts_ns=to_ns(header, block, ts), event_id=event_id,
+                               length=0, detail="none")
+                    current.event(seq)
+                    seq += 1
+                    if detail != NO_DETAIL:
+                        row.update(length=None, detail_window=window, detail_offset=detail)
+                        row["detail"], row["payload"] = detail_status(details, block["session"], row)
+                        current.report["details_" + row["detail"]] += 1
+                else:
                     errors.append(f"{path}: index record of {len(payload)} bytes")
                     continue
-                ts, seq, event_id, length, window, detail_offset = INDEX_RECORD.unpack(payload)
-                row = {"lane": header["lane"], "session": block["session"], "seq": seq, "ts": ts,
-                       "ts_ns": to_ns(header, block, ts)}
-                if event_id == GAP_EVENT_ID:
-                    row.update(type="gap", count=window | (detail_offset << 32), cause=CAUSES.get(length, "unknown"))
-                    current.gap(seq, row["count"], length)
-                elif event_id == MARK_EVENT_ID:
-                    row.update(type="mark", detail_window=window)
-                    current.report["marks"] += 1
-                else:
-                    row.update(type="event", event_id=event_id, length=length, detail_window=window,
-                               detail_offset=detail_offset, detail="none")
-                    current.event(seq)
-                    if length:
-                        row["detail"], row["payload"] = detail_status(details, block["session"], row,
-                                                                      header["ring_capacity"])
-                        current.report["details_" + row["detail"]] += 1
                 if on_row:
                     on_row(row)
         except FormatError as error:
