@@ -102,7 +102,7 @@ void round_trip(TestRing& ring, Model& model, std::uint32_t length, int count, F
     rs_record record{};
     ASSERT_EQ(ring.peek(&record), RS_EMPTY) << "nothing is visible before the commit";
     ASSERT_EQ(ring.commit(), RS_OK);
-    ASSERT_EQ(ring.control->write_position, model.write);
+    ASSERT_EQ(ring.committed_end(), model.write);
 
     if (model.rounds++ % 2 == 0) {
         for (const Placed& expected : batch) {
@@ -379,7 +379,7 @@ TEST_P(RingEdges, SeveralReservesThenOneCommitPublishThemAllAtOnce) {
         EXPECT_EQ(rstest::first_pattern_mismatch(records[i].data, lengths[i], 100 + i), lengths[i]);
     }
     ASSERT_EQ(ring->release(), RS_OK);
-    EXPECT_EQ(ring->control->read_position, ring->control->write_position) << "one release freed the whole batch";
+    EXPECT_EQ(ring->control->read_position, ring->committed_end()) << "one release freed the whole batch";
     rs_record record{};
     EXPECT_EQ(ring->peek(&record), RS_EMPTY);
 }
@@ -429,7 +429,7 @@ TEST_P(RingEdges, PeekBatchThenOneReleaseFreesExactlyWhatWasPeeked) {
     }
     ASSERT_EQ(ring->release(), RS_OK);
     EXPECT_EQ(ring->control->records_released, 10u);
-    EXPECT_EQ(ring->control->records_committed, 10u);
+    EXPECT_EQ(ring->committed_records(), 10u);
 }
 
 TEST_P(RingEdges, ReleaseWithoutPeekAndCommitWithoutReserveAreInvalid) {
@@ -498,7 +498,7 @@ TEST_P(RingEdges, AProducerReattachedWithUnreadRecordsContinuesAfterThem) {
     for (std::uint64_t i = 0; i < 5; ++i) ASSERT_EQ(ring->write(&i, sizeof i), RS_OK);
     ASSERT_EQ(ring->reattach_producer(), RS_OK);
     for (std::uint64_t i = 5; i < 8; ++i) ASSERT_EQ(ring->write(&i, sizeof i), RS_OK);
-    EXPECT_EQ(ring->control->records_committed, model.rounds + 8) << "the counter survives re-attachment";
+    EXPECT_EQ(ring->committed_records(), model.rounds + 8) << "the counter survives re-attachment";
     for (std::uint64_t i = 0; i < 8; ++i) {
         rs_record record{};
         ASSERT_EQ(ring->peek(&record), RS_OK);
@@ -616,7 +616,7 @@ TEST_P(RingEdges, AReadPositionAheadOfTheWriterOrMovingBackIsCorrupt) {
         }
         while (ring->write(payload, sizeof payload) == RS_OK) {
         }
-        const std::uint64_t written = ring->control->write_position;
+        const std::uint64_t written = ring->committed_end();
         ring->control->read_position = ahead ? written + 1024 : 0;
         void* pointer = nullptr;
         EXPECT_EQ(ring->reserve(sizeof payload, &pointer), RS_ERR_CORRUPT);

@@ -65,10 +65,19 @@ rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role,
     auto load_pid = [](std::uint64_t& claim) {
         return std::int64_t{claim_pid(std::atomic_ref<std::uint64_t>(claim).load(std::memory_order_relaxed))};
     };
-    const std::uint64_t write = load(control.write_position);
-    const std::uint64_t read = load(control.read_position);
-    const std::uint64_t committed = load(control.records_committed);
+    // acquire: see the consumer's position with what it released.
+    const std::uint64_t read = std::atomic_ref<std::uint64_t>(control.read_position).load(std::memory_order_acquire);
     const std::uint64_t released = load(control.records_released);
+    // The producer keeps no per-record counters in shared memory (they would
+    // cost it throughput): what is committed and unread is found by walking
+    // the commit words from the read position. Racing a live pair, the walk
+    // may meet a record being overwritten; then the producer's last published
+    // counters stand in.
+    const ScanResult scan = scan_committed(region.ring_view(index), read);
+    const bool scanned = scan.status == RingStatus::kOk;
+    const std::uint64_t write = scanned ? scan.end : load(control.write_position);
+    const std::uint64_t pending = scanned ? scan.records : 0;
+    const std::uint64_t committed = scanned ? released + pending : load(control.records_committed);
     JsonWriter json;
     json.field("region", region.name())
         .field("index", std::uint64_t{index})
@@ -79,7 +88,9 @@ rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role,
         .field("fill_bytes", write >= read ? write - read : std::uint64_t{0})
         .field("records_committed", committed)
         .field("records_released", released)
-        .field("pending_records", committed >= released ? committed - released : std::uint64_t{0})
+        .field("pending_records", pending)
+        .field("pending_payload_bytes", scanned ? scan.payload_bytes : std::uint64_t{0})
+        .field("snapshot_exact", scanned)
         .field("producer_pid", load_pid(control.producer_claim))
         .field("consumer_pid", load_pid(control.consumer_claim));
     *out_json = json.finish();
@@ -140,6 +151,7 @@ rs_result rs_ring_destroy(rs_ring_t* handle) {
     if (ring == nullptr) {
         return fail(RS_ERR_INVALID_ARGUMENT, "rs_ring_destroy: ring handle is NULL, invalid or destroyed");
     }
+    if (ring->role == RS_ROLE_PRODUCER) ring->producer.publish_counters();
     release_role(ring->region->ring_view(ring->index), ring->role);
     Region* region = ring->region;
     counted_delete(ring);

@@ -25,21 +25,6 @@ RingHandle* side_from(const rs_ring_t* handle, rs_role role, const char* functio
     return ring;
 }
 
-// Room for one record of `length` payload bytes, computed as try_reserve
-// does, without reserving. Producer thread, no pending reservations.
-bool producer_has_room(const RingView& view, std::uint64_t length) {
-    // relaxed is enough: the producer wrote write_position itself.
-    const std::uint64_t write = std::atomic_ref<std::uint64_t>(view.control->write_position)
-                                    .load(std::memory_order_relaxed);
-    // acquire: SYNC: release-space.
-    const std::uint64_t read = std::atomic_ref<std::uint64_t>(view.control->read_position)
-                                   .load(std::memory_order_acquire);
-    const std::uint64_t total = view.record_total(length);
-    const std::uint64_t offset = view.offset_of(write);
-    const std::uint64_t padding = offset + total > view.capacity ? view.capacity - offset : 0;
-    return write + padding + total + layout::kRecordHeaderBytes - read <= view.capacity;
-}
-
 rs_result waited(WaitResult result) { return result == WaitResult::kReady ? RS_OK : RS_TIMEOUT; }
 
 }  // namespace
@@ -163,7 +148,7 @@ rs_result rs_ring_wait_arm(rs_ring_t* handle, size_t length) {
         }
         ready = status == RingStatus::kOk;
     } else {
-        ready = producer_has_room(ring->producer.view(), length);
+        ready = ring->producer.has_room(length);
     }
     if (ready) {
         words.count().fetch_sub(1, std::memory_order_relaxed);

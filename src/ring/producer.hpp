@@ -1,6 +1,12 @@
 // The producing side of an SPSC ring: reserve space in place, write, commit.
 // Producer-thread only: one Producer per ring, used from one thread at a time.
 // No syscalls, no allocation, no locks.
+//
+// Cost model (harness/micro/ring_bench.cpp): the producer writes into the
+// cache line the consumer is polling, so every extra memory operation on the
+// path delays the next record. The fast path therefore stores exactly the
+// record header, the payload and the terminator, and commit() is a single
+// release store: nothing else in shared memory is written per record.
 #pragma once
 
 #include <atomic>
@@ -34,79 +40,44 @@ public:
         return RingStatus::kOk;
     }
 
+    // Publishes the write position and record count for inspectors (they are
+    // not maintained per record: see the cost model above). Call on detach.
+    void publish_counters() {
+        // relaxed is enough: inspection only; the data is published by commit words.
+        std::atomic_ref<std::uint64_t>(view_.control->write_position).store(pending_, std::memory_order_relaxed);
+        std::atomic_ref<std::uint64_t>(view_.control->records_committed)
+            .store(committed_records_, std::memory_order_relaxed);
+    }
+
     // Reserves `length` payload bytes and returns a writable span inside the
     // shared mapping, valid until commit(). Several reservations may be made
     // before one commit() publishes them all.
     [[nodiscard]] RingStatus try_reserve(std::uint32_t length, std::span<std::byte>& out) {
-        if (length > view_.max_payload()) return RingStatus::kTooLarge;
+        // Locals: stores through atomic_ref may alias *this for the compiler.
+        const std::uint64_t capacity = view_.capacity;
+        const std::uint64_t write = write_;
         const std::uint64_t total = view_.record_total(length);
-        const std::uint64_t offset = view_.offset_of(write_);
-        const std::uint64_t padding = offset + total > view_.capacity ? view_.capacity - offset : 0;
+        const std::uint64_t offset = write & (capacity - 1);
         // + one header: the terminator word after the record must be free too.
-        const std::uint64_t needed = padding + total + layout::kRecordHeaderBytes;
-        if (write_ + needed - cached_read_ > view_.capacity) {
-            // acquire: the consumer has finished reading the bytes we are about
-            // to overwrite (SYNC: release-space).
-            const std::uint64_t read = read_position().load(std::memory_order_acquire);
-            if (read < cached_read_ || read > pending_ || pending_ - read > view_.capacity) {
-                return RingStatus::kCorrupt;
-            }
-            cached_read_ = read;
-            if (write_ + needed - cached_read_ > view_.capacity) return RingStatus::kFull;
+        if (length > view_.max_payload() || offset + total > capacity ||
+            write + total + layout::kRecordHeaderBytes - cached_read_ > capacity) [[unlikely]] {
+            return reserve_slow(length, out);
         }
-        if (padding != 0) {
-            length_word(view_, write_).store(kPaddingLength, std::memory_order_relaxed);
-            write_ += padding;
-            // relaxed is enough: the record's commit word is published later by
-            // the release store that publishes the padding before it.
-            commit_word(view_, write_).store(0, std::memory_order_relaxed);
-        }
-        const std::uint64_t record = write_;
-        length_word(view_, record).store(length, std::memory_order_relaxed);
-        write_ += total;
-        // relaxed is enough: ordered before the record's release commit, and
-        // the consumer reads this word only after acquiring that commit.
-        commit_word(view_, write_).store(0, std::memory_order_relaxed);
-        ++pending_records_;
-        out = std::span<std::byte>(view_.data + view_.offset_of(record) + layout::kRecordHeaderBytes, length);
+        std::byte* const record = view_.data + offset;
+        stage(write, record, length, static_cast<std::uint32_t>(total));
+        out = std::span<std::byte>(record + layout::kRecordHeaderBytes, length);
         return RingStatus::kOk;
     }
 
     // Publishes every reservation since the last commit with one release
-    // store: the later commit words are written first (relaxed), the first
-    // one last (release), so the consumer sees the whole batch or none of it.
+    // store: the later commit words were written when they were reserved
+    // (the consumer cannot pass the first, still zero), the first one now.
     [[nodiscard]] RingStatus commit() {
-        if (pending_records_ == 0) return RingStatus::kNothingPending;
-        std::uint64_t position = pending_;
-        std::uint32_t first_value = 0;
-        while (position < write_) {
-            const std::uint32_t length = length_word(view_, position).load(std::memory_order_relaxed);
-            std::uint64_t total = 0;
-            std::uint32_t value = 0;
-            if (length == kPaddingLength) {
-                total = view_.capacity - view_.offset_of(position);
-                value = layout::kPadFlag | static_cast<std::uint32_t>(total);
-            } else {
-                total = view_.record_total(length);
-                value = static_cast<std::uint32_t>(total);
-            }
-            if (position == pending_) {
-                first_value = value;
-            } else {
-                // relaxed is enough: published by the release store below.
-                commit_word(view_, position).store(value, std::memory_order_relaxed);
-            }
-            position += total;
-        }
+        if (write_ == pending_) [[unlikely]] return RingStatus::kNothingPending;
         // SYNC: publish-record. release: payloads, lengths, later commit words
         // and the terminator happen-before the consumer's acquire of this word.
-        commit_word(view_, pending_).store(first_value, std::memory_order_release);
+        commit_word(view_, pending_).store(first_commit_, std::memory_order_release);
         committed_records_ += pending_records_;
-        // relaxed is enough: these are for inspection and recovery only; the
-        // data itself is published by the commit word above.
-        std::atomic_ref<std::uint64_t>(view_.control->write_position).store(write_, std::memory_order_relaxed);
-        std::atomic_ref<std::uint64_t>(view_.control->records_committed)
-            .store(committed_records_, std::memory_order_relaxed);
         pending_ = write_;
         pending_records_ = 0;
         return RingStatus::kOk;
@@ -122,16 +93,79 @@ public:
         return commit();
     }
 
+    // True if a record of `length` payload bytes fits now (refreshing the
+    // cached read position). Producer thread.
+    [[nodiscard]] bool has_room(std::uint64_t length) {
+        const std::uint64_t total = view_.record_total(length);
+        const std::uint64_t offset = view_.offset_of(write_);
+        const std::uint64_t padding = offset + total > view_.capacity ? view_.capacity - offset : 0;
+        const std::uint64_t needed = padding + total + layout::kRecordHeaderBytes;
+        if (write_ + needed - cached_read_ <= view_.capacity) return true;
+        if (refresh_read() != RingStatus::kOk) return true;  // let the attempt report the corruption
+        return write_ + needed - cached_read_ <= view_.capacity;
+    }
+
     [[nodiscard]] std::uint32_t pending_records() const { return pending_records_; }
     [[nodiscard]] std::uint64_t committed_records() const { return committed_records_; }
+    [[nodiscard]] std::uint64_t committed_position() const { return pending_; }
     [[nodiscard]] const RingView& view() const { return view_; }
 
 private:
-    // A padding record's length field, so commit() can tell it from a record.
-    static constexpr std::uint32_t kPaddingLength = 0xFFFF'FFFFu;
-
     [[nodiscard]] std::atomic_ref<std::uint64_t> read_position() const {
         return std::atomic_ref<std::uint64_t>(view_.control->read_position);
+    }
+
+    // Writes a reserved item's header and terminator. The first item of a
+    // batch keeps its commit word 0 (it is published by commit()); later
+    // ones get theirs now, relaxed: the consumer stops at the first.
+    void stage(std::uint64_t position, std::byte* header, std::uint32_t length, std::uint32_t commit) {
+        auto* record = reinterpret_cast<layout::RecordHeader*>(header);
+        std::atomic_ref<std::uint32_t>(record->length).store(length, std::memory_order_relaxed);
+        if (position == pending_) {
+            first_commit_ = commit;
+        } else {
+            // relaxed is enough: published by the batch's release store.
+            std::atomic_ref<std::uint32_t>(record->commit).store(commit, std::memory_order_relaxed);
+        }
+        const std::uint64_t total = commit & ~layout::kPadFlag;
+        write_ = position + total;
+        // relaxed is enough: ordered before the batch's release commit, and
+        // the consumer reads this word only after acquiring that commit.
+        commit_word(view_, write_).store(0, std::memory_order_relaxed);
+        if ((commit & layout::kPadFlag) == 0) ++pending_records_;
+    }
+
+    // acquire: the consumer has finished reading the bytes we are about to
+    // overwrite (SYNC: release-space). Checks the untrusted value.
+    [[nodiscard]] RingStatus refresh_read() {
+        const std::uint64_t read = read_position().load(std::memory_order_acquire);
+        if (read < cached_read_ || read > pending_ || pending_ - read > view_.capacity) {
+            return RingStatus::kCorrupt;
+        }
+        cached_read_ = read;
+        return RingStatus::kOk;
+    }
+
+    // The cold half of try_reserve: too large, cached index says full, or the
+    // record must wrap behind a padding record.
+    [[gnu::noinline]] RingStatus reserve_slow(std::uint32_t length, std::span<std::byte>& out) {
+        if (length > view_.max_payload()) return RingStatus::kTooLarge;
+        const std::uint64_t total = view_.record_total(length);
+        const std::uint64_t offset = view_.offset_of(write_);
+        const std::uint64_t padding = offset + total > view_.capacity ? view_.capacity - offset : 0;
+        const std::uint64_t needed = padding + total + layout::kRecordHeaderBytes;
+        if (write_ + needed - cached_read_ > view_.capacity) {
+            if (const RingStatus status = refresh_read(); status != RingStatus::kOk) return status;
+            if (write_ + needed - cached_read_ > view_.capacity) return RingStatus::kFull;
+        }
+        if (padding != 0) {
+            stage(write_, view_.data + offset, 0, layout::kPadFlag | static_cast<std::uint32_t>(padding));
+        }
+        const std::uint64_t record = write_;
+        std::byte* const header = view_.data + view_.offset_of(record);
+        stage(record, header, length, static_cast<std::uint32_t>(total));
+        out = std::span<std::byte>(header + layout::kRecordHeaderBytes, length);
+        return RingStatus::kOk;
     }
 
     RingView view_{};
@@ -140,6 +174,7 @@ private:
     std::uint64_t cached_read_ = 0;  // last read_position seen; refreshed only when the ring looks full
     std::uint64_t committed_records_ = 0;
     std::uint32_t pending_records_ = 0;
+    std::uint32_t first_commit_ = 0; // the commit word commit() will store at pending_
 };
 
 }  // namespace ringside

@@ -106,8 +106,9 @@ struct StatusBlock {
 // One page per ring. Each line has exactly one writer (named per field).
 struct RingControl {
     // --- producer line: written by the producer only ---
-    std::uint64_t write_position;      // end of the last committed record (for inspection and recovery)
-    std::uint64_t records_committed;
+    std::uint64_t write_position;      // end of the committed records, published when the producer detaches
+                                       // (not per record: inspectors walk the commit words instead)
+    std::uint64_t records_committed;   // published when the producer detaches, like write_position
     std::uint8_t producer_pad[kFalseSharingRange - 16];
     // --- consumer line: written by the consumer only ---
     std::uint64_t read_position;       // SYNC: release-space

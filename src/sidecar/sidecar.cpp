@@ -367,10 +367,10 @@ void Sidecar::finish() {
     if (worker_failed_.load(std::memory_order_relaxed)) return;
     // "Already in the ring" = committed before this point: a host that keeps
     // writing cannot keep the worker draining (or discarding) forever.
-    // acquire: pairs with nothing stronger than the producer's relaxed store;
-    // records not yet visible simply end the loops early.
-    const std::uint64_t end =
-        std::atomic_ref<std::uint64_t>(command_view_.control->write_position).load(std::memory_order_acquire);
+    // The scan reads commit words with acquire (SYNC: publish-record) from our
+    // own cursor, so it sees exactly what was committed by now; a corrupt
+    // record ends it there, and the loops below report nothing further.
+    const std::uint64_t end = scan_committed(command_view_, consumer_.cursor()).end;
     // Drain: process them.
     while (!abandoned() && !discarding() && consumer_.cursor() < end && do_work() != 0) {
     }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "ringside/ringside.h"
+#include "ring/ring_view.hpp"
 #include "shm/layout.h"
 
 namespace rstest {
@@ -48,6 +49,19 @@ public:
         const auto* first = static_cast<const std::byte*>(pointer);
         return first >= data && first + length <= data + capacity;
     }
+    // What the producer has committed, as inspectors see it: the producer
+    // keeps no per-record counters in shared memory, so walk the commit
+    // words from the consumer's read position.
+    [[nodiscard]] ringside::ScanResult scan() const {
+        ringside::RingView view;
+        view.control = control;
+        view.data = data;
+        view.capacity = capacity;
+        view.record_align = record_align;
+        return ringside::scan_committed(view, control->read_position);
+    }
+    [[nodiscard]] std::uint64_t committed_end() const { return scan().end; }
+    [[nodiscard]] std::uint64_t committed_records() const { return control->records_released + scan().records; }
     // The payload address of a record whose header starts at `position`.
     [[nodiscard]] const std::byte* payload_at(std::uint64_t position) const {
         return data + (position & (capacity - 1)) + ringside::layout::kRecordHeaderBytes;
