@@ -33,6 +33,16 @@
 #define RS_API
 #endif
 
+/* Enums are int-sized in C, and have int as their fixed underlying type in
+ * C++, so any int a C caller stores in one is a valid value for the library
+ * too: an out-of-range value is rejected with an error, never undefined
+ * behaviour. */
+#ifdef __cplusplus
+#define RS_ENUM_INT : int
+#else
+#define RS_ENUM_INT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,7 +50,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Results and errors                                                        */
 
-typedef enum rs_result {
+typedef enum rs_result RS_ENUM_INT {
     RS_OK = 0,
     RS_FULL = 1,    /* no room now: retry after the consumer releases */
     RS_EMPTY = 2,   /* nothing to read now */
@@ -90,7 +100,7 @@ RS_API void rs_buffer_free(void *buffer);
 
 typedef struct rs_region rs_region_t;
 
-typedef enum rs_backing {
+typedef enum rs_backing RS_ENUM_INT {
     RS_BACKING_SHM = 1, /* named POSIX shared memory (shm_open): RAM only */
     RS_BACKING_FILE = 2 /* a regular file mapped MAP_SHARED: survives crashes */
 } rs_backing;
@@ -178,7 +188,7 @@ RS_API rs_result rs_region_get_info(rs_region_t *region, rs_region_info *info);
 
 typedef struct rs_ring rs_ring_t;
 
-typedef enum rs_role { RS_ROLE_PRODUCER = 1, RS_ROLE_CONSUMER = 2 } rs_role;
+typedef enum rs_role RS_ENUM_INT { RS_ROLE_PRODUCER = 1, RS_ROLE_CONSUMER = 2 } rs_role;
 
 /* Attaches one side of ring `index` of `region`. At most one producer and
  * one consumer per ring across all processes: RS_BUSY if the role is held by

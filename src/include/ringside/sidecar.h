@@ -41,7 +41,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Wait strategies                                                           */
 
-typedef enum rs_wait_kind {
+typedef enum rs_wait_kind RS_ENUM_INT {
     RS_WAIT_BUSY_SPIN = 1,  /* re-check in a tight loop: lowest latency, burns a core */
     RS_WAIT_SPIN_PAUSE = 2, /* re-check with the CPU's pause hint between tries */
     RS_WAIT_YIELD = 3,      /* sched_yield() between tries */
@@ -138,7 +138,7 @@ typedef void (*rs_on_event_fn)(const void *data, size_t length, void *user);
  * ring). Sidecar thread. `message` is valid only during the call. */
 typedef void (*rs_on_error_fn)(rs_result code, const char *message, void *user);
 
-typedef enum rs_log_level { RS_LOG_DEBUG = 0, RS_LOG_INFO = 1, RS_LOG_WARN = 2, RS_LOG_ERROR = 3 } rs_log_level;
+typedef enum rs_log_level RS_ENUM_INT { RS_LOG_DEBUG = 0, RS_LOG_INFO = 1, RS_LOG_WARN = 2, RS_LOG_ERROR = 3 } rs_log_level;
 /* A log line (start, granted scheduling, downgrades, stop). Sidecar thread.
  * `message` is valid only during the call. */
 typedef void (*rs_on_log_fn)(rs_log_level level, const char *message, void *user);
@@ -204,7 +204,7 @@ typedef struct rs_sidecar rs_sidecar_t;
  * (layout.h, StatusBlock at offset 256) with relaxed stores, so an inspector
  * in another process can watch it. */
 
-typedef enum rs_sidecar_state {
+typedef enum rs_sidecar_state RS_ENUM_INT {
     RS_SIDECAR_NONE = 0,     /* (status block only) no sidecar has served the region */
     RS_SIDECAR_CREATED = 1,  /* created, never started */
     RS_SIDECAR_RUNNING = 2,
@@ -216,19 +216,19 @@ typedef enum rs_sidecar_state {
 /* The state's name as a static string ("running"); never NULL. Any thread. */
 RS_API const char *rs_sidecar_state_name(rs_sidecar_state state);
 
-typedef enum rs_event_delivery {
+typedef enum rs_event_delivery RS_ENUM_INT {
     RS_DELIVER_VTABLE = 1, /* call the v-table's on_event on the sidecar thread (in process) */
     RS_DELIVER_RING = 2    /* write events into event_ring; the host calls rs_host_dispatch_events */
 } rs_event_delivery;
 
-typedef enum rs_sched_policy {
+typedef enum rs_sched_policy RS_ENUM_INT {
     RS_SCHED_INHERIT = 0, /* leave the thread's policy, priority and nice as created */
     RS_SCHED_OTHER = 1,   /* SCHED_OTHER with `nice` */
     RS_SCHED_FIFO = 2,    /* SCHED_FIFO with `priority` (needs CAP_SYS_NICE or RLIMIT_RTPRIO) */
     RS_SCHED_RR = 3       /* SCHED_RR with `priority` */
 } rs_sched_policy;
 
-typedef enum rs_on_refused {
+typedef enum rs_on_refused RS_ENUM_INT {
     RS_REFUSED_FAIL = 1,     /* rs_sidecar_start fails naming what was refused: RS_ERR_PERMISSION
                                 (EPERM), RS_ERR_INVALID_ARGUMENT (e.g. a CPU that does not exist) */
     RS_REFUSED_DOWNGRADE = 2 /* continue with what the OS granted and record the downgrade */
@@ -286,7 +286,7 @@ RS_API rs_result rs_sidecar_create(rs_region_t *region, const rs_sidecar_options
  * destroy. */
 RS_API rs_result rs_sidecar_start(rs_sidecar_t *sidecar, const rs_host_vtable *vtable);
 
-typedef enum rs_stop_mode {
+typedef enum rs_stop_mode RS_ENUM_INT {
     RS_STOP_DRAIN = 1,  /* process every command already in the ring, then stop */
     RS_STOP_DISCARD = 2 /* stop after the current command; release the rest unprocessed */
 } rs_stop_mode;
