@@ -23,7 +23,8 @@ BUILD = ("cmake", "make", "g++", "clang", "libclang-rt-14-dev",  # clang's TSan 
          "binutils", "valgrind", "libgtest-dev", "libbenchmark-dev", "libboost-dev",
          "nlohmann-json3-dev", "libcli11-dev", "libcap2-bin", "util-linux",
          "libreaderwriterqueue-dev",                       # the moodycamel peer
-         "default-jre-headless", "libhdrhistogram-java")   # the runner's .hlog check
+         "default-jre-headless", "libhdrhistogram-java",   # the runner's .hlog check
+         "zlib1g-dev", "ccache")                            # .hlog compression; cached rebuilds of 4 variants
 PYTEST = ("python3-pytest",)  # tests/python, run with /usr/bin/python3
 REPORT = ("python3-matplotlib", "python3-numpy", "python3-scipy", "python3-jinja2")
 # Python modules a command imports in this interpreter, and the Debian package of each.
