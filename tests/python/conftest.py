@@ -3,7 +3,6 @@
 import gc
 import itertools
 import os
-from pathlib import Path
 
 import pytest
 
@@ -11,10 +10,13 @@ import ringside_testing  # noqa: F401  (puts src/python on sys.path)
 
 import ringside  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-
 _names = itertools.count()
 SHM_PREFIX = f"ringside-pytest.{os.getpid()}."
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "library: a test of the Python host that runs libringside "
+                                       "(run_all.py runs only these under ASan)")
 
 
 def pytest_report_header(config):
@@ -39,11 +41,11 @@ def _leftover_names():
 
 @pytest.fixture(autouse=True)
 def no_library_leaks(request):
-    """rs_debug_allocation_count and /dev/shm are back where they were after every test of this directory.
+    """rs_debug_allocation_count and /dev/shm are back where they were after every `library` test.
 
-    Tests in subdirectories (other suites that share tests/python) are left alone.
+    Other suites that share tests/python (reports, run_all's own tests) are left alone.
     """
-    if Path(str(request.fspath)).parent != HERE:
+    if request.node.get_closest_marker("library") is None:
         yield
         return
     before = ringside.allocation_count()

@@ -19,6 +19,8 @@ from ringside import _api
 
 from ringside_testing import ROOT, clean_env
 
+pytestmark = pytest.mark.library
+
 INCLUDE = ROOT / "src" / "include"
 
 
@@ -44,9 +46,11 @@ def parse_header(path):
         params = " ".join(match.group(2).split())
         mirror.functions[match.group(1)] = 0 if params in ("", "void") else params.count(",") + 1
     mirror.structs = set(re.findall(r"typedef\s+struct\s+(rs_\w+)\s*\{", text))
-    for body in re.findall(r"typedef\s+enum\s+\w+\s*\{(.*?)\}", text, flags=re.S):
+    # An enum may carry a macro before its brace (RS_ENUM_INT: ": int" in C++).
+    for body in re.findall(r"typedef\s+enum\s+\w+(?:\s+[A-Z_]+)?\s*\{(.*?)\}", text, flags=re.S):
         mirror.enum_members |= set(re.findall(r"\b(RS_[A-Z0-9_]+)\s*=", body))
-    mirror.defines = set(re.findall(r"#define\s+(RS_[A-Z0-9_]+)\s+\S", text)) - {"RS_API"}
+    # Constants only: a number, a parenthesis or a *_MAX limit (not RS_API, RS_ENUM_INT).
+    mirror.defines = set(re.findall(r"#define\s+(RS_[A-Z0-9_]+)[ \t]+(?:[-(0-9]|U?INT\d+_MAX)", text))
     return mirror
 
 

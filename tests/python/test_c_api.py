@@ -17,6 +17,8 @@ from ringside._api import (Backing, Delivery, Result, Role, StopMode, WaitKind, 
                            rs_region_info, rs_region_options, rs_sidecar_options, rs_sidecar_sched, rs_sidecar_stats,
                            rs_wait_strategy)
 
+pytestmark = pytest.mark.library
+
 SECOND = 1_000_000_000
 
 

@@ -6,6 +6,8 @@ import pytest
 
 import ringside
 
+pytestmark = pytest.mark.library
+
 
 @pytest.mark.parametrize("delivery", ["vtable", "ring"])
 @pytest.mark.parametrize("wait", ["futex", "busy_spin"])

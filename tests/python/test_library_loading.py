@@ -12,6 +12,8 @@ import ringside
 
 from ringside_testing import ROOT
 
+pytestmark = pytest.mark.library
+
 
 def run_python(code, env_changes, cwd=None, package_root=ROOT / "src" / "python", drop=()):
     """Runs `code` in a fresh interpreter that imports ringside from package_root; returns (rc, stdout+stderr)."""

@@ -8,6 +8,8 @@ import pytest
 import ringside
 from ringside import Backing, Region
 
+pytestmark = pytest.mark.library
+
 
 def test_create_gives_a_region_whose_info_matches_the_options(shm_name):
     with Region.create(shm_name, ring_count=3, ring_capacity=8192, record_align=16) as region:

@@ -8,6 +8,8 @@ import pytest
 
 import ringside
 
+pytestmark = pytest.mark.library
+
 
 @pytest.fixture
 def pair(region):

@@ -12,6 +12,8 @@ import pytest
 import ringside
 from ringside import LogLevel, Result, Sidecar, SidecarHost, SidecarState, StopMode
 
+pytestmark = pytest.mark.library
+
 
 def wait_for(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout

@@ -4,8 +4,12 @@ import struct
 import sys
 import time
 
+import pytest
+
 import ringside
 from ringside import SidecarHost
+
+pytestmark = pytest.mark.library
 
 MILLION = 1_000_000
 

@@ -10,6 +10,8 @@ import ringside
 from ringside import Result, WaitKind, WaitStrategy
 from ringside.errors import error_for
 
+pytestmark = pytest.mark.library
+
 
 def test_wait_strategy_accepts_kinds_by_name_and_fills_the_c_struct_from_the_library(lib):
     strategy = WaitStrategy("busy_spin", spin_limit=10, peer_may_park=False)
