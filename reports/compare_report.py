@@ -26,7 +26,7 @@ def overlays(result):
     """(pair, image) for every scenario with a metric regressed or improved (floors included)."""
     changed = [p for p in result.pairs if any(c.verdict in (stats.REGRESSED, stats.IMPROVED)
                                               for c in p.changes.values())]
-    changed.sort(key=lambda p: (p.verdict != stats.REGRESSED, p.id))
+    changed.sort(key=lambda p: (p.role == "floor", p.verdict != stats.REGRESSED, p.id))
     figure = OverlayFigure() if changed else None
     out = []
     for pair in changed[:MAX_OVERLAYS]:
@@ -46,8 +46,17 @@ def rows(result):
                    f"absolute {render.fmt_pct(c.raw.change)}, vs floor "
                    f"{render.fmt_pct(c.norm.change if c.norm else None)}; judged on {c.judged_on}: "
                    f"CI {markdown._ci(j.ci)}, p {markdown._p(j.p_value)}; {j.verdict}: {j.reason}")
-            cells.append({"verdict": j.verdict, "change": j.change, "tip": tip})
-        out.append({"pair": pair, "cells": cells})
+            verdict = j.verdict
+            if pair.role == "floor" and verdict in (stats.REGRESSED, stats.IMPROVED):
+                verdict = "machine"  # a floor measures the machine: its moves are never ringside's
+            cells.append({"verdict": verdict, "change": j.change, "tip": tip})
+        summary = pair.summary
+        if pair.role == "floor":
+            moved = pair.changes["p50"].raw
+            summary = ("machine " + ("slower" if (moved.change or 0) > 0 else "faster")
+                       if moved.verdict in (stats.REGRESSED, stats.IMPROVED) else f"steady ({moved.verdict})")
+        out.append({"pair": pair, "cells": cells, "summary": summary,
+                    "state": "machine" if summary.startswith("machine") else pair.verdict})
     return out
 
 

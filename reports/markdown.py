@@ -50,19 +50,32 @@ def comparison_summary(result):
         out.append(f"- **Machine changed:** {result.machine_note}")
     out.append(f"- {result.geomean_line}")
     out += ["", f"Rule: regressed/improved only when Mann-Whitney U p < {result.alpha:g}, the change is beyond the "
-            f"metric's noise threshold and its 95% bootstrap CI excludes zero; at least {result.min_reps} "
-            f"repetitions a side. Judged on {'floor-normalised' if result.normalised else 'absolute'} figures.", ""]
-    flagged = [(p, c) for p in result.pairs for c in p.changes.values() if c.verdict in ("regressed", "improved")]
+            f"metric's noise threshold and 3x the scatter of the repetitions, and its 95% bootstrap CI excludes "
+            f"zero; at least {result.min_reps} repetitions a side; max only when p99.9 moves the same way. "
+            f"Judged on {'floor-normalised' if result.normalised else 'absolute'} figures.", ""]
+    flagged = [(p, c) for p in result.judged_pairs() for c in p.changes.values()
+               if c.verdict in ("regressed", "improved")]
     if flagged:
-        out += ["| scenario | metric | verdict | change | 95% CI | p | normalised change |", "|---|---|---|--:|--:|--:|--:|"]
+        out += ["| scenario | metric | verdict | absolute change | vs floor | 95% CI (judged) | p (judged) |",
+                "|---|---|---|--:|--:|--:|--:|"]
         for pair, change in sorted(flagged, key=lambda pc: (pc[1].verdict != "regressed", pc[0].id)):
             judged = change.judged
             out.append(f"| `{_cell(pair.id)}` | {change.label} | **{change.verdict}** | {fmt_pct(change.raw.change)} | "
-                       f"{_ci(judged.ci)} | {_p(judged.p_value)} | {fmt_pct(change.norm.change if change.norm else None)} |")
+                       f"{fmt_pct(change.norm.change if change.norm else None)} | {_ci(judged.ci)} | "
+                       f"{_p(judged.p_value)} |")
     else:
         out.append("No metric regressed or improved beyond its threshold.")
     counts = result.verdict_counts()
-    out += ["", "Verdicts over every metric: " + ", ".join(f"{k} {v}" for k, v in counts.items()), ""]
+    out += ["", "Verdicts over every metric of every scenario but the floors: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())]
+    reasons = result.inconclusive_reasons()
+    if reasons:
+        out.append("Inconclusive because: " + ", ".join(f"{why} ({n})" for why, n in reasons.most_common()))
+    moved = [p for p in result.floors if p.changes["p50"].raw.verdict in ("regressed", "improved")]
+    if result.floors:
+        out.append(f"Floors (the machine, never a regression): {len(moved)} of {len(result.floors)} moved beyond "
+                   f"the noise in p50.")
+    out.append("")
     for kind, ids in (("Added", result.added), ("Removed", result.removed), ("Failed", result.failed)):
         if ids:
             out.append(f"{kind}: " + ", ".join(f"`{i}`" for i in ids[:30]) + (" ..." if len(ids) > 30 else ""))
