@@ -22,7 +22,8 @@ from .errors import (AlreadyExistsError, BusyError, ClosedError, CorruptError, I
                      TooLargeError, TooSmallError, VersionMismatchError, ViewInUseError)
 from .region import Region, RegionInfo, unique_shm_name
 from .ring import ConsumerRing, ProducerRing
-from .sidecar import Callbacks, Sidecar, SidecarHost, SidecarSched, SidecarStats
+from ._callbacks import Callbacks
+from .sidecar import Sidecar, SidecarHost, SidecarSched, SidecarStats
 from .wait import EventFd, WaitStrategy, fd_receive, fd_send, wait_kind_name
 
 

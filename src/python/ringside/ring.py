@@ -14,6 +14,7 @@ import ctypes
 import json
 
 from ._api import Result, Role, rs_record, rs_wait_strategy
+from ._callbacks import Callbacks
 from ._handle import Owned, timeout_ns
 from ._views import ViewTracker
 from .errors import ClosedError, check, error_for
@@ -290,7 +291,6 @@ class ConsumerRing(_Ring):
         raises, the rest of the batch is still delivered and released, then the
         first exception is raised here.
         """
-        from .sidecar import Callbacks
         handle = self.handle
         if self._views:
             self._views.revoke_all("rs_host_dispatch_events")
