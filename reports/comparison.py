@@ -113,7 +113,7 @@ class Comparison:
         self.env_diff = environment_diff(base, cand)
         self.floors = [self._pair(b[i], c[i], "absolute") for i in common if c[i].role == "floor"]
         moved = [p for p in self.floors if p.changes["p50"].raw.verdict in (stats.REGRESSED, stats.IMPROVED)]
-        self.machine_changed = bool(self.floors) and len(moved) * 2 >= len(self.floors)
+        self.machine_changed = bool(self.floors) and (len(moved) * 2 >= len(self.floors) or self._floors_drift())
         self.normalised = self.machine_changed
         self.machine_note = self._machine_note(moved) if self.machine_changed else ""
         judged_on = "normalised" if self.normalised else "absolute"
@@ -174,6 +174,15 @@ class Comparison:
                             f"{ids[0]}")
         return warnings
 
+    def _floors_drift(self):
+        """Noisy floors that still agree: their geometric mean moved beyond the p50 threshold, and at least
+        three in four moved that way (each alone too noisy to call)."""
+        changes = [p.changes["p50"].raw.change for p in self.floors if p.changes["p50"].raw.change is not None]
+        mean = stats.geometric_mean_ratio([1 + c for c in changes])
+        if mean is None or abs(mean - 1) <= self.thresholds["p50"]:
+            return False
+        return sum(1 for c in changes if (c > 0) == (mean > 1)) * 4 >= 3 * len(changes)
+
     @staticmethod
     def _timing_variant(run):
         """The variant (and build type) the timing figures came from."""
@@ -183,9 +192,9 @@ class Comparison:
     def _machine_note(self, moved):
         ratios = [1 + p.changes["p50"].raw.change for p in self.floors if p.changes["p50"].raw.change is not None]
         mean = stats.geometric_mean_ratio(ratios)
-        return (f"{len(moved)} of {len(self.floors)} floors moved beyond the noise (geometric mean of floor p50: "
-                f"{mean - 1:+.1%}); the machine changed between the runs, so scenarios are judged on figures "
-                f"normalised by their adjacent floor.")
+        return (f"{len(moved)} of {len(self.floors)} floors moved beyond the noise on their own, and their p50 moved "
+                f"{mean - 1:+.1%} in geometric mean; the machine changed between the runs, so scenarios are judged "
+                f"on figures normalised by their adjacent floor.")
 
     # ---- summaries ----
     def judged_pairs(self):

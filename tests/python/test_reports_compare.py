@@ -145,3 +145,13 @@ def test_command_line_compare_and_its_exit_codes(runs, tmp_path, capsys):
                  "--threshold", "cpu=0.5"]) == 0
     assert main(["compare", str(tmp_path / "nothing"), str(cand)]) == 2
     assert "no results.json here" in capsys.readouterr().err
+
+
+def test_noisy_floors_that_agree_still_mean_the_machine_changed(tmp_path):
+    make_run(tmp_path / "b", seed=1, size="tiny", with_files=False, noise=0.12)
+    make_run(tmp_path / "c", seed=2, size="tiny", with_files=False, noise=0.12, machine=1.3)
+    result = comparison(tmp_path / "b", tmp_path / "c")
+    alone = [p for p in result.floors if p.changes["p50"].raw.verdict == stats.REGRESSED]
+    assert len(alone) * 2 < len(result.floors), "each floor alone is too noisy to call"
+    assert result.machine_changed and "in geometric mean" in result.machine_note
+    assert flagged(result, stats.REGRESSED) == []
