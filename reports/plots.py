@@ -2,6 +2,7 @@
 
 import base64
 import io
+import math
 
 import matplotlib
 
@@ -70,11 +71,22 @@ def nines_axis(ax, max_at):
     ax.xaxis.set_minor_locator(NullLocator())
 
 
+class DecadeLocator(LogLocator):
+    """Log ticks at 1, 2 and 5 per decade over short ranges, at each decade (or every other) over long ones."""
+
+    def tick_values(self, vmin, vmax):
+        if vmin <= 0 or vmax <= 0:
+            return super().tick_values(vmin, vmax)
+        decades = abs(math.log10(vmax) - math.log10(vmin))
+        self._subs = np.array([1.0, 2.0, 5.0]) if decades < 2.5 else np.array([1.0])
+        self.numticks = 8
+        return super().tick_values(vmin, vmax)
+
+
 def sparse_log(axis, formatter=NS):
-    """A log axis with ticks at 1, 2 and 5 of each decade (thinned by numticks) and no minor ticks:
-    ticks dominate drawing time."""
+    """A log axis with few labelled ticks and no minor ticks: ticks dominate drawing time."""
     axis.axes.set_xscale("log") if axis is axis.axes.xaxis else axis.axes.set_yscale("log")
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=7))
+    axis.set_major_locator(DecadeLocator(base=10))
     axis.set_minor_locator(NullLocator())
     if formatter is not None:
         axis.set_major_formatter(formatter)

@@ -5,7 +5,7 @@ import time
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import data, markdown, render, sweep_plots, verdicts
+from . import data, markdown, render, sweep, sweep_plots, verdicts
 from .results import METRICS, load_run
 
 LATENCY_COLUMNS = [("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")]
@@ -17,7 +17,7 @@ def summary_row(scenario):
     return {
         "id": scenario.key, "page": render.page_name(scenario.key), "queue": scenario.queue, "role": scenario.role,
         "payload": scenario.payload, "wait": scenario.wait, "placement": scenario.param("placement", ""),
-        "sched": _sched(scenario), "contention": scenario.param("contention.threads", 0) or 0,
+        "sched": sweep.sched_label(scenario), "contention": scenario.param("contention.threads", 0) or 0,
         "load": scenario.load_mode, "status": scenario.status, "ok": scenario.ok,
         "latency": {key: latency.get(key) for key, _ in LATENCY_COLUMNS},
         "count": latency.get("count"), "measured": bool(latency.get("count")),
@@ -32,11 +32,6 @@ def summary_row(scenario):
         "findings": scenario.raw.get("findings") or 0, "validation": scenario.raw.get("validation") or {},
         "bad": scenario.validation_failures(),
     }
-
-
-def _sched(scenario):
-    policy = scenario.param("host.sched.policy", "other")
-    return "other" if policy == "other" else f"{policy} {scenario.param('host.sched.priority', '')}"
 
 
 def rep_rows(scenario):

@@ -51,3 +51,19 @@ def fixed_text(fixed, limit=6):
 def timing(scenarios):
     """Timing results that finished (status ok) and carry a p50."""
     return [s for s in scenarios if s.ok and s.value("p50") is not None]
+
+
+def sched_label(scenario):
+    """Which thread was boosted and how: 'none', 'host fifo 10', 'sidecar nice -10', 'both fifo 50'."""
+    def side(name):
+        policy = scenario.param(f"{name}.sched.policy", "other")
+        if policy != "other":
+            return f"{policy} {scenario.param(f'{name}.sched.priority', '')}"
+        nice = scenario.param(f"{name}.sched.nice", 0)
+        return f"nice {nice}" if nice else None
+    host, sidecar = side("host"), side("sidecar")
+    if host is None and sidecar is None:
+        return "none"
+    if host == sidecar:
+        return f"both {host}"
+    return ", ".join(f"{name} {value}" for name, value in (("host", host), ("sidecar", sidecar)) if value)

@@ -106,16 +106,12 @@ def heatmap_p99(scenarios):
                 f"ringside, closed loop; empty cells were not measured; fixed: {sweep.fixed_text(fixed)}")
 
 
-def _sched_label(s):
-    policy, priority = s.param("host.sched.policy", "other"), s.param("host.sched.priority", 0)
-    return "other" if policy == "other" else f"{policy} {priority}"
-
-
 def priority_contention(scenarios):
     ring = [s for s in sweep.timing(scenarios) if s.role == "ringside" and s.load_mode == "closed"]
-    varying = {"placement", "contention.threads", "contention.sched.policy", "host.sched.policy",
-               "host.sched.priority", "sidecar.sched.policy", "sidecar.sched.priority"}
-    coords = lambda s: (s.param("placement"), bool(s.param("contention.threads")), _sched_label(s))  # noqa: E731
+    varying = {"placement", "contention.threads", "contention.sched.policy", "contention.sched.priority",
+               "contention.sched.nice", "contention.cpus", "host.cpu", "sidecar.cpu"} | {
+        f"{side}.sched.{key}" for side in ("host", "sidecar") for key in ("policy", "priority", "nice")}
+    coords = lambda s: (s.param("placement"), bool(s.param("contention.threads")), sweep.sched_label(s))  # noqa: E731
     chosen, fixed = sweep.best_slice(ring, varying, coords)
     labels = sorted({coords(s)[2] for s in chosen})
     groups = sorted({coords(s)[:2] for s in chosen})
@@ -129,15 +125,15 @@ def priority_contention(scenarios):
             heights = [by.get(g + (label,), np.nan) for g in groups]
             refused = sum(1 for s in chosen if coords(s)[2] == label and
                           any(not g.get("as_requested", True) for _, g in s.grants()))
-            name = f"priority: {label}" + (f" (NOT granted in {refused} scenarios)" if refused else "")
+            name = f"boost: {label}" + (f" (NOT granted in {refused} scenarios)" if refused else "")
             _bars(ax, np.arange(len(groups)) + j * width, heights, width, label=name)
         _log_floor(ax, list(by.values()))
         ax.set_xticks(np.arange(len(groups)) + width * (len(labels) - 1) / 2,
                       [f"{p.replace('_', ' ')}\n{'with' if c else 'no'} contention" for p, c in groups])
         sparse_log(ax.yaxis)
         ax.set_title(f"{metric} round trip")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=min(len(labels), 4), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
     return Plot("priority", "Priority with and without contention, same vs different cores", _close(fig),
                 f"ringside, closed loop; fixed: {sweep.fixed_text(fixed)}")
 

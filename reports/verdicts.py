@@ -117,8 +117,22 @@ def canary_verdict(run):
                    f"native runs exit 0", "canaries")
 
 
+def tests_verdict(run):
+    """run_all.py test's own table (environment.test_summary), when this run is a test run."""
+    rows = [r for r in run.environment.get("test_summary") or [] if isinstance(r, dict)]
+    if not rows:
+        return None
+    bad = [r for r in rows if not r.get("ok")]
+    passed, failed = sum(r.get("passed") or 0 for r in rows), sum(r.get("failed") or 0 for r in rows)
+    detail = f"{passed} passed, {failed} failed over {len(rows)} variant(s)"
+    if bad:
+        detail += "; not ok: " + ", ".join(str(r.get("variant")) for r in bad)
+    return Verdict("test suite", "fail" if bad else "pass", detail, "tests", bad)
+
+
 def strip(run):
-    return [validation(run), sanitizer_verdict(run), leak_verdict(run), canary_verdict(run)]
+    verdicts = [validation(run), sanitizer_verdict(run), leak_verdict(run), canary_verdict(run), tests_verdict(run)]
+    return [v for v in verdicts if v is not None]
 
 
 def _sched(block, cpu_key):
