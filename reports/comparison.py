@@ -109,7 +109,7 @@ class Comparison:
         self.removed = sorted(set(b) - set(c))
         self.failed = sorted(i for i in set(b) & set(c) if not c[i].ok or not b[i].ok)
         common = sorted(i for i in set(b) & set(c) if i not in self.failed and b[i].timing and c[i].timing)
-        self.warnings = self._comparability()
+        self.warnings = self._comparability() + self._renamed(b, c)
         self.env_diff = environment_diff(base, cand)
         self.floors = [self._pair(b[i], c[i], "absolute") for i in common if c[i].role == "floor"]
         moved = [p for p in self.floors if p.changes["p50"].raw.verdict in (stats.REGRESSED, stats.IMPROVED)]
@@ -173,6 +173,24 @@ class Comparison:
             warnings.append(f"not comparable: granted priorities differ in {len(ids)} scenario(s), e.g. "
                             f"{ids[0]}")
         return warnings
+
+    def _renamed(self, b, c):
+        """A warning when removed and added scenarios share slugs: their ids changed with their parameters."""
+        def slug(s):
+            return s.raw.get("slug") or s.id.rsplit("-", 1)[0]
+        added = {(slug(c[k]), c[k].variant): c[k] for k in self.added}
+        renamed = [(b[k], added[(slug(b[k]), b[k].variant)]) for k in self.removed
+                   if (slug(b[k]), b[k].variant) in added]
+        if not renamed:
+            return []
+        old, new = renamed[0]
+        bookkeeping = {"timeout_s", "patience_s", "interval_s", "file_dir"}  # not in the id (harness/runall)
+        differ = sorted(k for k in set(old.params) | set(new.params)
+                        if old.params.get(k) != new.params.get(k) and k not in bookkeeping)
+        example = ", ".join(f"{k} {old.params.get(k)!r} -> {new.params.get(k)!r}" for k in differ[:4])
+        return [f"not comparable: {len(renamed)} scenario(s) were removed and added again under a new id: their "
+                f"parameters changed (e.g. {slug(old)}: {example}). Ids derive "
+                f"from every measured parameter, so these are not compared; compare runs of the same scenario file"]
 
     def _floors_drift(self):
         """Noisy floors that still agree: their geometric mean moved beyond the p50 threshold, and at least
@@ -252,6 +270,8 @@ class Comparison:
             head = "no regression"
         tail = (f"{counts[stats.IMPROVED]} improved, {counts[stats.UNCHANGED]} unchanged, "
                 f"{counts[stats.INCONCLUSIVE]} inconclusive of {tests} metric tests")
+        if not self.pairs:
+            head = "NOTHING COMPARED: no scenario ran in both runs"
         machine = "; machine changed (judged vs floor)" if self.machine_changed else ""
         comparable = "; NOT COMPARABLE environments" if self.warnings else ""
         return f"{head} ({tail}){machine}{comparable}"

@@ -155,3 +155,14 @@ def test_noisy_floors_that_agree_still_mean_the_machine_changed(tmp_path):
     assert len(alone) * 2 < len(result.floors), "each floor alone is too noisy to call"
     assert result.machine_changed and "in geometric mean" in result.machine_note
     assert flagged(result, stats.REGRESSED) == []
+
+
+def test_scenarios_renamed_by_a_parameter_change_are_not_compared_and_say_why(tmp_path):
+    make_run(tmp_path / "b", seed=1, size="tiny", with_files=False, validation_runs=False)
+    make_run(tmp_path / "c", seed=2, size="tiny", with_files=False, validation_runs=False, count=30000)
+    result = comparison(tmp_path / "b", tmp_path / "c")
+    assert result.pairs == [] and len(result.added) == len(result.removed) > 0
+    assert result.verdict_line.startswith("NOTHING COMPARED")
+    assert any("removed and added again under a new id" in w and "count 20000 -> 30000" in w for w in result.warnings)
+    assert reports.compare(tmp_path / "b", tmp_path / "c", tmp_path / "out", True) == 0
+    assert "nothing compared" in (tmp_path / "out" / "compare.html").read_text()
