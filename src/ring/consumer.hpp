@@ -16,7 +16,8 @@ struct RecordSpan {
     std::uint32_t length = 0;
 };
 
-class Consumer {
+// Aligned and sized to whole false-sharing ranges, like Producer.
+class alignas(layout::kFalseSharingRange) Consumer {
 public:
     Consumer() = default;
 
@@ -35,10 +36,29 @@ public:
 
     // The oldest unreleased record, in place. Calling it again before
     // release() returns the same record. The span stays valid until release().
-    [[nodiscard]] RingStatus try_peek(RecordSpan& out) {
-        std::uint32_t count = 0;
-        const RingStatus status = peek_batch(std::span<RecordSpan>(&out, 1), count);
-        return count == 1 ? RingStatus::kOk : status;
+    [[nodiscard, gnu::always_inline]] RingStatus try_peek(RecordSpan& out) {
+        const std::uint64_t position = cursor_;
+        // SYNC: publish-record. acquire: the payload and length written
+        // before the producer's release store are visible.
+        const std::uint32_t commit = commit_word(view_, position).load(std::memory_order_acquire);
+        if (commit == 0) return RingStatus::kEmpty;
+        const std::uint64_t capacity = view_.capacity;
+        const std::uint64_t offset = position & (capacity - 1);
+        std::byte* const header = view_.data + offset;
+        // relaxed is enough: ordered by the acquire above.
+        const std::uint32_t length =
+            std::atomic_ref<std::uint32_t>(reinterpret_cast<layout::RecordHeader*>(header)->length)
+                .load(std::memory_order_relaxed);
+        // The common case, checked in full: a record (padding fails the size
+        // check), its size matching its length, inside the data area.
+        if (view_.record_total(length) != commit || offset + commit > capacity ||
+            commit > layout::max_record_total(capacity)) [[unlikely]] {
+            return peek_one_slow(out);
+        }
+        out = RecordSpan{header + layout::kRecordHeaderBytes, length};
+        peek_end_ = position + commit;
+        peeked_ = 1;
+        return RingStatus::kOk;
     }
 
     // Up to out.size() of the oldest unreleased records, in order. Returns kOk
@@ -70,7 +90,7 @@ public:
     }
 
     // Releases everything the last peek returned with one index store.
-    [[nodiscard]] RingStatus release() {
+    [[nodiscard, gnu::always_inline]] RingStatus release() {
         if (peeked_ == 0) return RingStatus::kNothingPending;
         cursor_ = peek_end_;
         released_records_ += peeked_;
@@ -103,6 +123,13 @@ public:
     [[nodiscard]] const RingView& view() const { return view_; }
 
 private:
+    // Padding before the record, or a commit word that fails validation.
+    [[gnu::noinline]] RingStatus peek_one_slow(RecordSpan& out) {
+        std::uint32_t count = 0;
+        const RingStatus status = peek_batch(std::span<RecordSpan>(&out, 1), count);
+        return count == 1 ? RingStatus::kOk : status;
+    }
+
     RingView view_{};
     std::uint64_t cursor_ = 0;    // position of the oldest unreleased record
     std::uint64_t peek_end_ = 0;  // position just past what the last peek returned

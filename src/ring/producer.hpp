@@ -17,7 +17,10 @@
 
 namespace ringside {
 
-class Producer {
+// Aligned and sized to whole false-sharing ranges: a Producer's hot state
+// never shares a cache line with whatever the host places next to it (the
+// consumer of the same ring, say).
+class alignas(layout::kFalseSharingRange) Producer {
 public:
     Producer() = default;
 
@@ -52,7 +55,7 @@ public:
     // Reserves `length` payload bytes and returns a writable span inside the
     // shared mapping, valid until commit(). Several reservations may be made
     // before one commit() publishes them all.
-    [[nodiscard]] RingStatus try_reserve(std::uint32_t length, std::span<std::byte>& out) {
+    [[nodiscard, gnu::always_inline]] RingStatus try_reserve(std::uint32_t length, std::span<std::byte>& out) {
         // Locals: stores through atomic_ref may alias *this for the compiler.
         const std::uint64_t capacity = view_.capacity;
         const std::uint64_t write = write_;
@@ -72,7 +75,7 @@ public:
     // Publishes every reservation since the last commit with one release
     // store: the later commit words were written when they were reserved
     // (the consumer cannot pass the first, still zero), the first one now.
-    [[nodiscard]] RingStatus commit() {
+    [[nodiscard, gnu::always_inline]] RingStatus commit() {
         if (write_ == pending_) [[unlikely]] return RingStatus::kNothingPending;
         // SYNC: publish-record. release: payloads, lengths, later commit words
         // and the terminator happen-before the consumer's acquire of this word.
@@ -85,7 +88,7 @@ public:
 
     // Copying convenience: reserve + memcpy + commit of one record (this also
     // publishes any earlier uncommitted reservations).
-    [[nodiscard]] RingStatus try_write(const void* payload, std::uint32_t length) {
+    [[nodiscard, gnu::always_inline]] RingStatus try_write(const void* payload, std::uint32_t length) {
         std::span<std::byte> span;
         const RingStatus status = try_reserve(length, span);
         if (status != RingStatus::kOk) return status;
@@ -118,7 +121,7 @@ private:
     // Writes a reserved item's header and terminator. The first item of a
     // batch keeps its commit word 0 (it is published by commit()); later
     // ones get theirs now, relaxed: the consumer stops at the first.
-    void stage(std::uint64_t position, std::byte* header, std::uint32_t length, std::uint32_t commit) {
+    [[gnu::always_inline]] void stage(std::uint64_t position, std::byte* header, std::uint32_t length, std::uint32_t commit) {
         auto* record = reinterpret_cast<layout::RecordHeader*>(header);
         std::atomic_ref<std::uint32_t>(record->length).store(length, std::memory_order_relaxed);
         if (position == pending_) {
