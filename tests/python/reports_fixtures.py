@@ -15,7 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+try:
+    import jinja2  # noqa: F401
+    import matplotlib  # noqa: F401
+    import numpy as np
+    import scipy  # noqa: F401
+except ImportError as missing:  # a clear failure, not a skip: these tests must run wherever tests/python runs
+    raise ImportError(f"the reports tests need Debian's python3-matplotlib python3-numpy python3-scipy "
+                      f"python3-jinja2 under /usr/bin/python3 ({missing}); run_all.py test should install them "
+                      f"(harness/runall/bootstrap.py NEEDS['test'])") from None
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
