@@ -123,6 +123,10 @@ private:
     // ones get theirs now, relaxed: the consumer stops at the first.
     [[gnu::always_inline]] void stage(std::uint64_t position, std::byte* header, std::uint32_t length, std::uint32_t commit) {
         auto* record = reinterpret_cast<layout::RecordHeader*>(header);
+        const std::uint64_t end = position + (commit & ~layout::kPadFlag);
+        // relaxed is enough: ordered before the batch's release commit, and
+        // the consumer reads this word only after acquiring that commit.
+        commit_word(view_, end).store(0, std::memory_order_relaxed);
         std::atomic_ref<std::uint32_t>(record->length).store(length, std::memory_order_relaxed);
         if (position == pending_) {
             first_commit_ = commit;
@@ -130,11 +134,7 @@ private:
             // relaxed is enough: published by the batch's release store.
             std::atomic_ref<std::uint32_t>(record->commit).store(commit, std::memory_order_relaxed);
         }
-        const std::uint64_t total = commit & ~layout::kPadFlag;
-        write_ = position + total;
-        // relaxed is enough: ordered before the batch's release commit, and
-        // the consumer reads this word only after acquiring that commit.
-        commit_word(view_, write_).store(0, std::memory_order_relaxed);
+        write_ = end;
         if ((commit & layout::kPadFlag) == 0) ++pending_records_;
     }
 
