@@ -197,7 +197,9 @@ def rt_throttling(run):
 def provenance(run):
     commit = run.setting("git_commit") or "unknown"
     variants = sorted({s.variant for s in run.scenarios}) or [run.setting("build_variant") or "unknown"]
-    compiler = " ".join(str(x) for x in (run.setting("compiler"), run.setting("compiler_version")) if x)
+    compiler = str(run.setting("compiler") or "")
+    version = str(run.setting("compiler_version") or "")
+    compiler = f"{compiler} {version}".strip() if version not in compiler else compiler
     total, worst, where = steal(run)
     clock = run.setting("clock") or next((r.get("clock") for s in run.scenarios for r in s.repetitions
                                           if r.get("clock")), {})
@@ -214,9 +216,11 @@ def provenance(run):
          f"{total:.0f} ms in all; worst {worst:.2%} of CPU time in {where}" if where else
          f"{total:.0f} ms" + (f" ({worst:.2%})" if worst is not None else "")),
         ("real-time throttling", rt_throttling(run)),
-        ("clock", f"{clock.get('source', 'unknown')}, resolution {_g(clock.get('resolution_ns'))} ns, "
-                  f"read cost {_g(clock.get('timer_cost_ns'))} ns, recording a sample "
-                  f"{_g(clock.get('record_cost_ns'))} ns" if clock else "unknown"),
+        ("clock", ", ".join([clock.get("source", "unknown")] + [
+            f"{label} {_g(clock[key])} ns" for key, label in (("resolution_ns", "resolution"),
+                                                           ("timer_cost_ns", "read cost"),
+                                                           ("record_cost_ns", "recording a sample"))
+            if isinstance(clock.get(key), (int, float))]) if clock else "unknown"),
         ("memcpy bandwidth", f"{memcpy / 1e9:.1f} GB/s" if memcpy else "not measured in this run"),
         ("host", f"{run.setting('hostname') or '?'}; started {run.setting('started_utc') or '?'}"),
     ]
