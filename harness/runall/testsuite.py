@@ -181,9 +181,9 @@ def smoke(variant, run_dir, deadline):
     folder = Path(run_dir) / "canaries"
     folder.mkdir(parents=True, exist_ok=True)
     if variant == "release":
-        records = canaries.run_native(folder)
+        records = canaries.run_native(folder, deadline)
     elif variant in ("asan", "tsan", "valgrind"):
-        records = canaries.run_checked(variant, folder)
+        records = canaries.run_checked(variant, folder, deadline)
     passed = sum(e["status"] == "pass" for e in entries) + sum(bool(r.get("ok")) for r in records)
     failed = len(entries) + len(records) - passed
     for entry in entries:
