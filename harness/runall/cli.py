@@ -24,8 +24,8 @@ def create_parser():
         p.add_argument("--scenarios", metavar="FILE", type=Path, default=default_file,
                        help="scenario file (default: %(default)s)")
         p.add_argument("-k", "--filter", metavar="TEXT", help="only scenarios whose id, slug or group contains TEXT")
-        p.add_argument("--variants", metavar="LIST", help="comma-separated subset of release,asan,tsan,valgrind "
-                       "(default: the variants each group names)")
+        p.add_argument("--variants", metavar="LIST", help="comma-separated builds to run the scenarios in, of release,asan,tsan,valgrind "
+                       "(default: the variants each group names; instrumented ones validate only)")
         p.add_argument("--repetitions", type=int, metavar="N", help="repetitions of each timing scenario "
                        "(default: the file's, 5)")
         p.add_argument("--shard", metavar="K/N", help="run only shard K of N (balanced by estimated duration)")

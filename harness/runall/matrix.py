@@ -256,12 +256,15 @@ def load(path, cpus=None):
 
 
 def select(scenarios, pattern=None, variants=None):
-    """(scenario, variant) pairs: -k matches id, slug or group (substring); variants filter."""
+    """(scenario, variant) pairs: -k matches id, slug or group (substring).
+
+    variants, when given, replaces the variants the file names: the same
+    scenarios run in those builds (instrumented ones validate only).
+    """
     out = []
     for s in scenarios:
         if pattern and not any(pattern in text for text in (s.id, s.slug, *s.groups)):
             continue
-        for variant in s.variants:
-            if variants is None or variant in variants:
-                out.append((s, variant))
+        for variant in (variants or s.variants):
+            out.append((s, variant))
     return out

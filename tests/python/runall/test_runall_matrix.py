@@ -246,4 +246,5 @@ def test_select_filters_by_text_and_variant(tmp_path):
     assert len(matrix.select(scenarios)) == 4
     assert len(matrix.select(scenarios, "64B")) == 2
     assert len(matrix.select(scenarios, "alpha", ["asan"])) == 2
+    assert {v for _, v in matrix.select(scenarios, None, ["tsan", "valgrind"])} == {"tsan", "valgrind"}
     assert matrix.select(scenarios, "nothing") == []
