@@ -85,3 +85,24 @@ def test_every_checker_has_a_canary_for_each_fault_of_the_issue():
     assert {("tsan", "data race"), ("asan", "heap buffer overflow"), ("asan", "heap use after free"),
             ("lsan", "memory leak"), ("memcheck", "memory leak"), ("ubsan", "signed integer overflow"),
             ("memcheck", "uninitialised read")} <= pairs
+
+
+def test_clean_keeps_the_newest_runs_and_removes_regions_of_dead_creators(tmp_path, monkeypatch):
+    import argparse
+    import struct
+    from runall import shm, store
+    runs = tmp_path / "reports" / "runs"
+    for name in ("20260101T000000Z-a", "20260102T000000Z-b", "20260103T000000Z-c"):
+        (runs / name).mkdir(parents=True)
+    monkeypatch.setattr(store, "REPORTS", tmp_path / "reports")
+    monkeypatch.setattr(store, "RUNS", runs)
+    monkeypatch.setattr(store, "LATEST", tmp_path / "reports" / "latest")
+    monkeypatch.setattr(shm, "PLACES", (tmp_path,))
+    for name, pid in (("ringside-dead", 2**22 + 12345), ("ringside-alive", __import__("os").getpid())):
+        header = bytearray(64)
+        struct.pack_into("<Q", header, 0, shm.MAGIC)
+        struct.pack_into("<i", header, shm.CREATOR_PID_OFFSET, pid)
+        (tmp_path / name).write_bytes(bytes(header))
+    assert cli.cmd_clean(argparse.Namespace(keep=1, builds=False)) == 0
+    assert [p.name for p in runs.iterdir()] == ["20260103T000000Z-c"]
+    assert not (tmp_path / "ringside-dead").exists() and (tmp_path / "ringside-alive").exists()
