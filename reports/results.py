@@ -9,7 +9,7 @@ from .schema import CURRENT_SCHEMA, UPGRADES, SchemaError, schema_number, upgrad
 
 FLOORS = ("floor_cacheline", "floor_futex")
 PEERS = ("ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar")
-PARKING_WAITS = ("futex", "eventfd", "hybrid", "sleep", "native")
+PARKING_WAITS = ("futex", "eventfd", "sleep", "native")  # the rest compare with the cache-line floor (store.py SPIN_WAITS)
 VALIDATION_FAULTS = ("lost", "duplicated", "reordered", "corrupted")
 
 

@@ -328,7 +328,7 @@ def _ratios(scenarios):
         tput = s["params"]["load.mode"] == "throughput"
         value = (lambda x: x["throughput"]["msgs_per_s"]) if tput else (lambda x: x["latency_ns"]["p50"])
         same = [x for x in timed if key(x) == key(s)]
-        parks = s["params"]["host.wait.kind"] not in ("busy_spin", "spin_pause", "yield")
+        parks = s["params"]["host.wait.kind"] not in ("busy_spin", "spin_pause", "yield", "hybrid")
         floors = [x for x in same if x["params"]["queue"] == ("floor_futex" if parks else "floor_cacheline")]
         peers = [x for x in same if x["params"]["queue"] in ("boost_spsc", "moodycamel_rwq", "mutex_condvar")]
         s["ratios"]["metric"] = "msgs_per_s" if tput else "p50"
