@@ -345,11 +345,14 @@ void HlogWriter::header(double start_epoch_s, const std::vector<std::string>& co
     out_ << "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n";
 }
 
-void HlogWriter::interval(const HlogInterval& interval) {
+EncodedInterval encode_interval(const std::string& tag, double start_s, double length_s, const Histogram& histogram) {
+    return EncodedInterval{tag, start_s, length_s, histogram.max(), base64_encode(encode_v2_compressed(histogram))};
+}
+
+void HlogWriter::interval_line(const EncodedInterval& interval) {
     if (!interval.tag.empty()) out_ << "Tag=" << interval.tag << ',';
     out_ << java_fixed(interval.start_s, 3) << ',' << java_fixed(interval.length_s, 3) << ','
-         << java_fixed(static_cast<double>(interval.histogram.max()) / 1e6, 3) << ','
-         << base64_encode(encode_v2_compressed(interval.histogram)) << '\n';
+         << java_fixed(static_cast<double>(interval.max_ns) / 1e6, 3) << ',' << interval.base64 << '\n';
 }
 
 std::optional<std::vector<HlogInterval>> read_hlog(std::string_view text, std::string& error) {

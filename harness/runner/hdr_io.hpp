@@ -62,6 +62,19 @@ struct HlogInterval {
     Histogram histogram;
 };
 
+// An interval already encoded: what a log line holds.
+struct EncodedInterval {
+    std::string tag;
+    double start_s = 0;
+    double length_s = 0;
+    std::int64_t max_ns = 0;  // the histogram's max()
+    std::string base64;       // base64 of the compressed V2 encoding
+};
+EncodedInterval encode_interval(const std::string& tag, double start_s, double length_s, const Histogram& histogram);
+inline EncodedInterval encode_interval(const HlogInterval& interval) {
+    return encode_interval(interval.tag, interval.start_s, interval.length_s, interval.histogram);
+}
+
 // Writes a 1.3 log: header() once, then interval() per interval.
 class HlogWriter {
 public:
@@ -69,7 +82,8 @@ public:
     // `comment` lines go first (each prefixed with '#'); start_epoch_s is
     // the wall-clock start, written as StartTime and BaseTime.
     void header(double start_epoch_s, const std::vector<std::string>& comments);
-    void interval(const HlogInterval& interval);
+    void interval(const HlogInterval& interval) { interval_line(encode_interval(interval)); }
+    void interval_line(const EncodedInterval& interval);
 
 private:
     std::ostream& out_;

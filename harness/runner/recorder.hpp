@@ -2,8 +2,11 @@
 // sent and was sent (ticks, by sequence number), and the histograms its
 // replies fill: corrected (from the intended send time) and uncorrected
 // (from the actual one), in total and per .hlog interval. One writer, the
-// host thread; interval histograms are preallocated so that rotating one
-// never allocates or zeroes memory while measuring.
+// host thread. Interval histograms come from a preallocated pool, so that
+// rotating one neither allocates nor zeroes memory while measuring; once the
+// pool is used up (a run longer than expected_intervals), each finished
+// interval is encoded on the spot (~50 us, once per interval) and its
+// histogram reused, so memory stays bounded however long the run.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +50,9 @@ public:
 
     [[nodiscard]] const Histogram& corrected() const { return corrected_; }
     [[nodiscard]] const Histogram& uncorrected() const { return uncorrected_; }
-    // Intervals in order: untagged (corrected) ones; uncorrected ones carry tag "uncorrected".
-    [[nodiscard]] const std::vector<HlogInterval>& intervals() const { return intervals_; }
+    // Every interval in time order, encoded: untagged (corrected) and
+    // "uncorrected" lines alternate. Valid after finish().
+    [[nodiscard]] const std::vector<EncodedInterval>& intervals() const { return encoded_; }
 
 private:
     struct Stamp {
@@ -56,7 +60,7 @@ private:
         std::uint64_t actual;
     };
     void rotate(std::uint64_t done);
-    std::unique_ptr<Histogram> take_spare();
+    void close_interval(double length_s, bool keep_histograms);
 
     const Clock* clock_;
     std::uint64_t interval_ticks_;
@@ -66,7 +70,8 @@ private:
     std::unique_ptr<Histogram> interval_corrected_;
     std::unique_ptr<Histogram> interval_uncorrected_;
     std::vector<std::unique_ptr<Histogram>> spares_;
-    std::vector<HlogInterval> intervals_;
+    std::vector<HlogInterval> held_;         // the first intervals, as histograms (encoded at finish)
+    std::vector<EncodedInterval> encoded_;   // later ones, encoded at rotation
     std::uint64_t start_ = 0;
     std::uint64_t interval_start_ = 0;
     std::uint64_t next_rotation_ = UINT64_MAX;

@@ -380,7 +380,7 @@ RunResult Session::compose() {
                        std::string("[untagged: latency from the intended send time") +
                            (open ? " (coordinated omission corrected); Tag=uncorrected: from the actual send time]"
                                  : " (= the actual one: closed loop); Tag=uncorrected: the same samples]")});
-        for (const HlogInterval& interval : recorder_->intervals()) writer.interval(interval);
+        for (const EncodedInterval& interval : recorder_->intervals()) writer.interval_line(interval);
         result.hlog = hlog.str();
     }
     const std::string status = doc["status"];

@@ -13,6 +13,7 @@
 
 #include "run_binary.hpp"
 #include "runner/hdr_io.hpp"
+#include "runner/recorder.hpp"
 
 namespace {
 
@@ -129,6 +130,38 @@ TEST(RunnerHdrIo, LogRoundTripsIntervalsAndTags) {
         EXPECT_DOUBLE_EQ((*read)[i].start_s, written[i].start_s);
         expect_same_counts((*read)[i].histogram, written[i].histogram);
     }
+}
+
+TEST(RunnerHdrIo, RecorderKeepsEveryIntervalInOrderPastItsPreallocatedPool) {
+    std::string error;
+    const Clock clock = Clock::make("monotonic", error);  // ticks are nanoseconds
+    ASSERT_TRUE(error.empty()) << error;
+    Recorder recorder(clock, 0.001, 2);  // room for 2 intervals; the run spans 10
+    recorder.start(1'000'000);
+    for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
+        const std::uint64_t sent = 1'000'000 + seq * 10'000;  // one every 10 us: 10 ms in all
+        recorder.stamp(seq, sent, sent + 100);
+        recorder.record(seq, sent + 500 + seq);
+    }
+    recorder.finish(1'000'000 + 1001 * 10'000);
+    std::int64_t corrected = 0;
+    double previous_start = -1;
+    std::size_t untagged = 0;
+    for (const EncodedInterval& interval : recorder.intervals()) {
+        const auto bytes = base64_decode(interval.base64);
+        ASSERT_TRUE(bytes);
+        const std::optional<Histogram> h = decode_v2(bytes->data(), bytes->size(), error);
+        ASSERT_TRUE(h) << error;
+        if (!interval.tag.empty()) continue;
+        ++untagged;
+        EXPECT_GT(interval.start_s, previous_start);
+        previous_start = interval.start_s;
+        corrected += h->count();
+    }
+    EXPECT_EQ(untagged, 11u);
+    EXPECT_EQ(corrected, 1000);
+    EXPECT_EQ(recorder.corrected().count(), 1000);
+    EXPECT_EQ(recorder.uncorrected().max_exact(), 400 + 1000);
 }
 
 // ---- HdrHistogram's own reader -------------------------------------------------
