@@ -34,7 +34,8 @@ MODULES = {"matplotlib": "python3-matplotlib", "numpy": "python3-numpy", "scipy"
 NEEDS = {  # command -> (Debian packages, modules this interpreter must import)
     "run": (BUILD + REPORT, tuple(MODULES)),
     "nightly": (BUILD + PYTEST + REPORT, tuple(MODULES)),
-    "test": (BUILD + PYTEST, ()),
+    # the report tests (tests/python/test_reports_*) render pages and open them in headless Chromium
+    "test": (BUILD + PYTEST + REPORT + ("chromium",), ()),
     "report": (REPORT, tuple(MODULES)),
     "compare": (REPORT, tuple(MODULES)),
     "merge": (REPORT, tuple(MODULES)),
