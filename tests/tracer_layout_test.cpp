@@ -53,6 +53,7 @@ TEST(tracer_Layout, LaneControlPage) {
     EXPECT_EQ(offsetof(LaneControl, detail_lost), 208u);
     EXPECT_EQ(offsetof(LaneControl, active_index_ring), 280u);
     EXPECT_EQ(offsetof(LaneControl, detail_window), 296u);
+    EXPECT_EQ(offsetof(LaneControl, submits), 304u);
     EXPECT_EQ(offsetof(LaneControl, index_rings_dumped), 384u);
     EXPECT_EQ(offsetof(LaneControl, violations), 464u);
     EXPECT_EQ(offsetof(LaneControl, submit_head), 640u);

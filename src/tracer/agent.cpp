@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "common/alloc.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -135,9 +137,10 @@ void TraceAgent::close(TraceAgent* agent) {
     LaneControl& lane = *agent->lane_;
     put(lane.flush_ack, std::atomic_ref<std::uint64_t>(*agent->flush_request_).load(std::memory_order_relaxed));
     // SYNC: lane-state. release: every submit above is published before CLOSED.
+    // No wake for the state change itself (wakes follow submits only): the
+    // controller sees CLOSED at its next liveness check.
     std::atomic_ref<std::uint32_t>(lane.state).store(static_cast<std::uint32_t>(LaneState::kClosed),
                                                      std::memory_order_release);
-    agent->wake_controller();
     TraceRegion::destroy(agent->region_, false);
     counted_delete(agent);
 }
@@ -344,7 +347,8 @@ void TraceAgent::submit(Active& active, SubmitAction action) {
         std::atomic_ref<std::uint64_t>(control.records_committed).load(std::memory_order_relaxed) +
             active.appender.records());
     // Never full while the controller is honest: every ring is in one place.
-    if (submit_q_.try_push(submit_entry(active.ring, action)) != QueueStatus::kOk) {
+    const bool pushed = submit_q_.try_push(submit_entry(active.ring, action)) == QueueStatus::kOk;
+    if (!pushed) {
         log(LogLevel::kError, "tracer lane %u: submit_q refused ring %u: the ring is lost to the pool", lane_index_,
             active.ring);
     } else if (action == SubmitAction::kDumpIndex) {
@@ -361,10 +365,14 @@ void TraceAgent::submit(Active& active, SubmitAction action) {
     active.appender = RingAppender{};  // reserves nothing until the next activation
     active.events = 0;
     active.marked = false;
-    wake_controller();
+    if (pushed) {
+        add(lane_->submits, 1);
+        wake_controller();
+    }
 }
 
 void TraceAgent::wake_controller() {
+    const int saved_errno = errno;  // emit may run in a signal handler: leave errno as it was
     const NotifyWords words = submit_words(region_->header());
     // SYNC: park-announce (src/wait/park.hpp): our queue push is ordered
     // before the load of the waiter count; a parked controller is woken,
@@ -374,6 +382,7 @@ void TraceAgent::wake_controller() {
         add(lane_->wakes_sent, 1);
         detail::wake_parked(words, PeerWake{});
     }
+    errno = saved_errno;
 }
 
 void TraceAgent::add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause) {

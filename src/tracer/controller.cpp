@@ -3,6 +3,7 @@
 #include "tracer/controller.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -48,7 +50,8 @@ void add(std::uint64_t& field, std::uint64_t n) { put(field, get(field) + n); }
 NotifyWords submit_words(TraceHeader& header) { return {&header.submit_sequence, &header.controller_waiters}; }
 NotifyWords free_words(LaneControl& lane) { return {&lane.free_sequence, &lane.agent_waiters}; }
 
-// Alive, not a zombie, and started when the claim says: /proc/<pid>/stat.
+// Alive, not a zombie, and started when the claim says: one read of
+// /proc/<pid>/stat (field 3 is the state, field 22 the start time).
 bool process_matches(std::int32_t pid, std::uint32_t ticks_low) {
     if (pid <= 0) return false;
     char path[64];
@@ -60,11 +63,18 @@ bool process_matches(std::int32_t pid, std::uint32_t ticks_low) {
     ::close(fd);
     if (got <= 0) return false;
     text[got] = '\0';
+    // The command name (field 2) may hold spaces and ')': skip to the last ')'.
     const char* cursor = std::strrchr(text, ')');
     if (cursor == nullptr || cursor[1] != ' ') return false;
     const char state = cursor[2];
     if (state == 'Z' || state == 'X' || state == 'x') return false;
-    return (process_start_ticks(pid) & 0xFFFF'FFFFull) == ticks_low;
+    cursor += 2;
+    for (int field = 3; field < 22; ++field) {
+        cursor = std::strchr(cursor, ' ');
+        if (cursor == nullptr) return false;
+        ++cursor;
+    }
+    return (std::strtoull(cursor, nullptr, 10) & 0xFFFF'FFFFull) == ticks_low;
 }
 
 }  // namespace
@@ -677,7 +687,16 @@ rs_result TraceController::start() {
     if (running()) return fail(RS_BUSY, "the tracer controller is already running");
     stop_.store(false, std::memory_order_relaxed);
     running_.store(true, std::memory_order_release);
-    if (const int err = ::pthread_create(&thread_, nullptr, &TraceController::thread_main, this); err != 0) {
+    // The drain thread blocks every signal it can (the mask is inherited at
+    // creation), so process-directed signals reach the application's
+    // threads, never a library thread.
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+    const int err = ::pthread_create(&thread_, nullptr, &TraceController::thread_main, this);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (err != 0) {
         running_.store(false, std::memory_order_release);
         return fail_errno(RS_ERR_NO_MEMORY, err, "cannot start the tracer drain thread");
     }

@@ -72,7 +72,7 @@ public:
         return QueueStatus::kOk;
     }
 
-    // Entries pushed and not yet popped, as of the last look at head.
+    // The position the next push fills (our own index).
     [[nodiscard]] std::uint64_t tail() const { return tail_; }
     // Loads the popper's head (acquire); kCorrupt if impossible.
     [[nodiscard]] QueueStatus load_head(std::uint64_t& head) {

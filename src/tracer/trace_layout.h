@@ -215,7 +215,8 @@ struct LaneControl {
     std::uint32_t active_detail_ring;
     std::uint64_t index_window;        // windows activated so far, per kind
     std::uint64_t detail_window;
-    std::uint8_t agent_pad[2 * kLine - 176];
+    std::uint64_t submits;             // rings pushed on submit_q (dumps and returns): each wake follows one
+    std::uint8_t agent_pad[2 * kLine - 184];
     // --- controller metrics (+384): written by the controller only (relaxed), cumulative
     std::uint64_t index_rings_dumped;
     std::uint64_t detail_rings_dumped;

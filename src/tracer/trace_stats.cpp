@@ -73,6 +73,7 @@ void lane_json(JsonOut& json, const TraceRegion& region, std::uint32_t index) {
         .field("events_attempted", seq_next)
         .field("events_written", seq_next >= dropped ? seq_next - dropped : 0)
         .field("bytes_written", load(lane.bytes_written))
+        .field("submits", load(lane.submits))
         .field("index_rings_submitted", load(lane.index_rings_submitted))
         .field("detail_rings_kept", load(lane.detail_rings_kept))
         .field("detail_rings_recycled", load(lane.detail_rings_recycled))
