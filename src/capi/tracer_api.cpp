@@ -28,9 +28,14 @@ constinit ControllerTable g_controllers;
 // Create and destroy of controllers are serialised (never the hot path).
 constinit std::mutex g_controller_lifecycle;
 
-TraceAgent* agent_from(const rs_tracer_agent_t* handle, const char* function) {
+[[gnu::cold, gnu::noinline]] void bad_agent(const char* function) {
+    fail(RS_ERR_INVALID_ARGUMENT, "%s: agent handle is NULL, invalid or closed", function);
+}
+
+// On the hot path: one generation check, inline; the failure is out of line.
+[[gnu::always_inline]] inline TraceAgent* agent_from(const rs_tracer_agent_t* handle, const char* function) {
     TraceAgent* agent = g_agents.lookup(handle);
-    if (agent == nullptr) fail(RS_ERR_INVALID_ARGUMENT, "%s: agent handle is NULL, invalid or closed", function);
+    if (agent == nullptr) [[unlikely]] bad_agent(function);
     return agent;
 }
 
@@ -107,7 +112,7 @@ rs_result validate(const rs_tracer_agent_options& options) {
     return RS_OK;
 }
 
-rs_result emit_error(TraceAgent& agent, std::uint32_t event_id, const void* data, std::size_t length,
+[[gnu::cold, gnu::noinline]] rs_result emit_error(TraceAgent& agent, std::uint32_t event_id, const void* data, std::size_t length,
                      const char* function) {
     if (event_id > RS_TRACER_MAX_EVENT_ID) {
         return fail(RS_ERR_INVALID_ARGUMENT, "%s: event id 0x%x is reserved (above RS_TRACER_MAX_EVENT_ID)", function,

@@ -162,7 +162,32 @@ private:
 
 // ---------------------------------------------------------------------------
 
-inline std::byte* TraceAgent::reserve(std::uint32_t event_id, std::uint32_t length) {
+// Small payloads (the common case) are copied inline with overlapping
+// fixed-size moves instead of a call to memcpy.
+[[gnu::always_inline]] inline void copy_payload(std::byte* to, const void* from, std::uint32_t length) {
+    const auto* source = static_cast<const std::byte*>(from);
+    if (length <= 16) {
+        if (length >= 8) {
+            std::memcpy(to, source, 8);
+            std::memcpy(to + length - 8, source + length - 8, 8);
+        } else if (length >= 4) {
+            std::memcpy(to, source, 4);
+            std::memcpy(to + length - 4, source + length - 4, 4);
+        } else {
+            for (std::uint32_t i = 0; i < length; ++i) to[i] = source[i];
+        }
+    } else if (length <= 32) {
+        std::memcpy(to, source, 16);
+        std::memcpy(to + length - 16, source + length - 16, 16);
+    } else if (length <= 64) {
+        std::memcpy(to, source, 32);
+        std::memcpy(to + length - 32, source + length - 32, 32);
+    } else {
+        std::memcpy(to, source, length);
+    }
+}
+
+[[gnu::always_inline]] inline std::byte* TraceAgent::reserve(std::uint32_t event_id, std::uint32_t length) {
     if (busy_.load(std::memory_order_relaxed)) [[unlikely]] return reentered();
     enter();
     // relaxed is enough: a flush request is advisory; we act on it when we see it.
@@ -204,7 +229,7 @@ inline std::byte* TraceAgent::reserve(std::uint32_t event_id, std::uint32_t leng
     return payload;
 }
 
-inline void TraceAgent::commit() {
+[[gnu::always_inline]] inline void TraceAgent::commit() {
     // Detail first: an index record is never visible before its payload.
     if (detail_pending_) {
         detail_.appender.commit();
@@ -221,10 +246,10 @@ inline void TraceAgent::commit() {
     leave();
 }
 
-inline bool TraceAgent::emit(std::uint32_t event_id, const void* data, std::uint32_t length) {
+[[gnu::always_inline]] inline bool TraceAgent::emit(std::uint32_t event_id, const void* data, std::uint32_t length) {
     std::byte* payload = reserve(event_id, length);
     if (payload == nullptr) return false;
-    if (length != 0) std::memcpy(payload, data, length);
+    copy_payload(payload, data, length);
     commit();
     return true;
 }
