@@ -163,6 +163,13 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
                 sent = true;
             }
             if (sending_done && out.replies >= out.transmissions) break;
+            if (!sent && !sending_done && out.replies >= out.transmissions) {
+                // Full with nothing in flight: the echo side has replied but not
+                // yet released the command. Wait for room, not for a reply.
+                if (const Io io = transmit(sequence_of(step + 1), 0, true); io != Io::kDone) return failed_send(io);
+                ++step;
+                continue;
+            }
             if (!take(sent ? clock.now() : clock.now() + patience, !sent, !sent)) return out;
         }
     }

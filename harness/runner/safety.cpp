@@ -42,6 +42,14 @@ std::atomic<const char*> g_phase{"starting"};
 std::string g_output_path;
 std::string g_scenario_json;
 std::atomic<bool> g_installed{false};
+// Joined by disarm(), so no thread outlives a run that ends normally
+// (valgrind counts a live thread's stack as possibly lost). pthread_t, not
+// std::thread: a joinable std::thread destroyed at exit would terminate.
+pthread_t g_signal_thread{};
+pthread_t g_watchdog_thread{};
+bool g_threads_started = false;
+// Sent by disarm() to the signal thread: not a request to stop the run.
+constexpr int kQuitSignal = SIGUSR1;
 
 void write_stderr(const char* text) {
     std::size_t left = std::strlen(text);
@@ -103,7 +111,7 @@ void crash_handler(int signal) {
 void signal_thread(sigset_t set) {
     pthread_setname_np(pthread_self(), "rs-signals");
     int signal = 0;
-    if (sigwait(&set, &signal) != 0) return;
+    if (sigwait(&set, &signal) != 0 || signal == kQuitSignal) return;
     fail_run(std::string("interrupted by signal ") + strsignal(signal) + " during " + g_phase.load() +
                  "; children killed, regions unlinked",
              128 + signal);
@@ -131,7 +139,7 @@ void install(double timeout_s) {
     if (g_installed.exchange(true)) return;
     sigset_t set;
     sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, kQuitSignal}) sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     struct sigaction crash {};
@@ -139,7 +147,9 @@ void install(double timeout_s) {
     sigemptyset(&crash.sa_mask);
     crash.sa_flags = SA_RESETHAND;
     for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(s, &crash, nullptr);
-    std::thread(signal_thread, set).detach();
+    static sigset_t waited;
+    waited = set;
+    pthread_create(&g_signal_thread, nullptr, [](void*) -> void* { signal_thread(waited); return nullptr; }, nullptr);
     {
         std::lock_guard<std::mutex> lock(g_mutex);
         g_armed = true;
@@ -147,7 +157,8 @@ void install(double timeout_s) {
         g_deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                             std::chrono::duration<double>(timeout_s));
     }
-    std::thread(watchdog_thread).detach();
+    pthread_create(&g_watchdog_thread, nullptr, [](void*) -> void* { watchdog_thread(); return nullptr; }, nullptr);
+    g_threads_started = true;
 }
 
 void disarm() {
@@ -156,6 +167,12 @@ void disarm() {
         g_armed = false;
     }
     g_disarmed.notify_all();
+    if (g_threads_started) {
+        g_threads_started = false;
+        pthread_join(g_watchdog_thread, nullptr);
+        pthread_kill(g_signal_thread, kQuitSignal);
+        pthread_join(g_signal_thread, nullptr);
+    }
 }
 
 void set_phase(const char* phase) { g_phase.store(phase); }

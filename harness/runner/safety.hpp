@@ -28,7 +28,8 @@ namespace ringside::runner::safety {
 
 // Starts the signal and watchdog threads; the watchdog fires timeout_s from now.
 void install(double timeout_s);
-// Stops the watchdog (the run finished in time). Signals stay handled.
+// Stops and joins the watchdog and the signal thread (the run finished in
+// time); a signal arriving afterwards stays blocked until the process exits.
 void disarm();
 // What the run is doing, for the watchdog's message ("warm-up", "measuring", ...).
 void set_phase(const char* phase);
