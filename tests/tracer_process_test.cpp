@@ -4,6 +4,7 @@
 // SIGKILL mid-stream has every committed event recovered by a controller
 // started after the crash (file backing), also when the controller that
 // served it was killed too.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -215,6 +216,58 @@ TEST(tracer_Processes, KilledControllerAndAgentAreRecoveredFromTheFile) {
     EXPECT_GE(session.next_seq, attempted);
     EXPECT_LE(session.next_seq, attempted + 1);
     EXPECT_EQ(session.end_reason, 2u);
+    EXPECT_EQ(bad_payloads, 0u);
+}
+
+TEST(tracer_Processes, ControllerExecutableServesAgentsUntilSigterm) {
+    TempDir dir;
+    const std::string name = shm_name("exe");
+    const std::string sink = dir.sink();
+    const pid_t controller = ::fork();
+    ASSERT_GE(controller, 0);
+    if (controller == 0) {
+        const int quiet = ::open("/dev/null", O_WRONLY);
+        ::dup2(quiet, 1);
+        ::dup2(quiet, 2);
+        ::execl(RINGSIDE_TRACER_CONTROLLER, "ringside-tracer-controller", name.c_str(), "--sink-dir", sink.c_str(),
+                "--lanes", "2", "--rings", "8", "--ring-capacity", "65536", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    rs_tracer_agent_t* agent = nullptr;
+    for (int attempt = 0; rs_tracer_open(name.c_str(), nullptr, &agent) != RS_OK && attempt < 10'000; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_NE(agent, nullptr) << "the controller executable never created the region";
+    constexpr std::uint64_t kEvents = 100'000;
+    std::uint64_t ok = 0;
+    std::uint64_t payload[2] = {0, 0};
+    for (std::uint64_t seq = 0; seq < kEvents; ++seq) {
+        payload[0] = seq;
+        if (rs_tracer_emit(agent, 1 + static_cast<std::uint32_t>(seq % 5), payload, sizeof payload) == RS_OK) ++ok;
+        if (seq == 50'000) rs_tracer_mark(agent);
+    }
+    // The inspector sees the live lane.
+    std::FILE* pipe = ::popen((std::string(RINGSIDE_TRACE_TOOL) + " inspect --json " + name).c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string text;
+    char buffer[4096];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, got);
+    EXPECT_EQ(::pclose(pipe), 0);
+    const json report = json::parse(text);
+    EXPECT_EQ(report["lanes"].at(0)["events_attempted"], kEvents);
+    EXPECT_EQ(report["controller_running"], true);
+    ASSERT_EQ(rs_tracer_close(agent), RS_OK);
+    ASSERT_EQ(::kill(controller, SIGTERM), 0);
+    EXPECT_EQ(rstest::wait_child(controller), 0);
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm" + name));  // unlinked on exit
+    std::uint64_t bad_payloads = 0;
+    const auto trace = verify(sink, bad_payloads);
+    ASSERT_TRUE(trace.ok()) << report_json(trace);
+    ASSERT_EQ(trace.sessions.size(), 1u);
+    EXPECT_EQ(trace.sessions[0].events, ok);
+    EXPECT_EQ(trace.sessions[0].next_seq, kEvents);
+    EXPECT_TRUE(trace.sessions[0].ended);
+    EXPECT_GT(trace.sessions[0].details_kept, 0u);
     EXPECT_EQ(bad_payloads, 0u);
 }
 
