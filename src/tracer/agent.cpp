@@ -12,27 +12,10 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "tracer/shared_fields.hpp"
 #include "wait/park.hpp"
 
 namespace ringside::trace {
-namespace {
-
-std::uint64_t unix_ns() {
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(now.tv_nsec);
-}
-
-template <typename T>
-void put(T& field, T value) {
-    // relaxed is enough: published to the controller by the next queue push
-    // (SYNC: queue-publish); inspectors only want a recent value.
-    std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
-}
-
-NotifyWords submit_words(TraceHeader& header) { return {&header.submit_sequence, &header.controller_waiters}; }
-
-}  // namespace
 
 TraceAgent::~TraceAgent() = default;
 

@@ -112,12 +112,6 @@ private:
     void add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause);
     void wake_controller();
 
-    static void add(std::uint64_t& field, std::uint64_t n) {
-        std::atomic_ref<std::uint64_t> ref(field);
-        // relaxed is enough: this agent is the field's only writer; readers
-        // (controller, inspector) want a recent value, not an ordering.
-        ref.store(ref.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
     void enter() {
         busy_.store(true, std::memory_order_relaxed);
         // A signal handler on this thread sees busy_ before anything below.

@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "shm/region.hpp"
+#include "tracer/shared_fields.hpp"
 #include "tracer/trace_clock.hpp"
 
 #ifndef MADV_POPULATE_WRITE
@@ -47,12 +48,6 @@ std::uint64_t random_epoch() {
         epoch = monotonic_ns() ^ (static_cast<std::uint64_t>(::getpid()) << 40) ^ 1;
     }
     return epoch;
-}
-
-std::uint64_t unix_ns() {
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(now.tv_nsec);
 }
 
 // Why a header cannot describe a mapping of `bytes`, or nullptr.
