@@ -28,7 +28,7 @@ struct Stream {
 };
 
 TEST(RunnerValidation, ChecksumChangesWhenAnyByteChanges) {
-    for (std::size_t length : {8u, 9u, 31u, 32u, 33u, 64u, 100u, 4096u}) {
+    for (std::size_t length : {8u, 9u, 31u, 32u, 33u, 63u, 64u, 65u, 100u, 127u, 128u, 4096u}) {
         MessageCodec codec(length);
         std::vector<std::byte> message(length);
         codec.write(message.data(), 12345);
