@@ -296,7 +296,6 @@ void TraceAgent::begin_window(Active& active, RingKind kind) {
     } else {
         active.marked = pending_mark_;
         pending_mark_ = false;
-        detail_window_ = static_cast<std::uint32_t>(window);
         put(lane_->active_detail_ring, active.ring);
         put(lane_->detail_window, window);
     }

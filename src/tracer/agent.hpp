@@ -68,9 +68,7 @@ public:
     [[nodiscard]] bool reserved() const { return busy_.load(std::memory_order_relaxed) && reserved_; }
     [[nodiscard]] std::uint32_t lane_index() const { return lane_index_; }
     [[nodiscard]] std::uint64_t max_payload() const { return max_payload_; }
-    [[nodiscard]] LaneControl& lane() const { return *lane_; }
     [[nodiscard]] TraceRegion& region() const { return *region_; }
-    [[nodiscard]] DropCause last_drop_cause() const { return drop_cause_; }
 
     TraceAgent() = default;
     ~TraceAgent();
@@ -129,7 +127,6 @@ private:
     std::uint64_t bytes_ = 0;
     std::uint64_t flush_seen_ = 0;
     std::uint32_t pending_length_ = 0;
-    std::uint32_t detail_window_ = 0;  // low 32 bits of the active detail window's number
     bool detail_pending_ = false;
     bool reserved_ = false;
     std::atomic<bool> busy_{false};
