@@ -173,9 +173,8 @@ void TraceController::violation(std::uint32_t index, Violation kind) {
 std::uint32_t TraceController::poll() {
     if (running()) return 0;  // the drain thread owns the work
     std::lock_guard<std::mutex> lock(work_);
-    const std::uint32_t work = do_work();
-    check_lanes();
-    return work;
+    next_check_ns_ = 0;  // and check every lane's agent now
+    return do_work();
 }
 
 std::uint32_t TraceController::do_work() {
