@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -323,6 +324,31 @@ TEST(RegionClaims, OnlyOneOfSeveralProcessesRacingForADeadHoldersRoleGetsIt) {
     }
     ::munmap(shared, 4096);
     RecordProperty("most_winners_in_a_round", most_winners);
+}
+
+// A holder killed but not yet reaped by its parent (a zombie) has ended: its
+// claim is taken over at once, not after the parent gets round to waitpid.
+TEST_P(RegionLifecycle, AClaimLeftByAZombieIsTakenOverBeforeItIsReaped) {
+    const std::string name = scratch_.name(backing(), "zombie-claim");
+    RegionPtr region;
+    ASSERT_EQ(rstest::create_region(name, options(), region), RS_OK);
+    const rs_region_options open_options = options();
+    rstest::Pipe claimed;
+    const pid_t child = rstest::fork_child([&] {
+        rs_region_t* opened = nullptr;
+        rs_ring_t* producer = nullptr;
+        if (rs_region_open(name.c_str(), &open_options, &opened) != RS_OK) return 10;
+        if (rs_ring_create(opened, 0, RS_ROLE_PRODUCER, &producer) != RS_OK) return 11;
+        return claimed.send("C", 1) ? 0 : 12;  // _exit holding the claim
+    });
+    char byte = 0;
+    ASSERT_TRUE(claimed.receive(&byte, 1));
+    // Wait until the child has exited, without reaping it.
+    siginfo_t info{};
+    ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
+    RingPtr producer;
+    EXPECT_EQ(rstest::create_ring(region.get(), 0, RS_ROLE_PRODUCER, producer), RS_OK) << describe(rs_last_error_code());
+    EXPECT_EQ(rstest::wait_child(child), 0);
 }
 
 TEST_P(RegionLifecycle, AClaimHeldByALiveProcessIsBusyAndNamesIt) {

@@ -10,7 +10,10 @@ namespace ringside {
 // 0 if the process does not exist or /proc is unreadable.
 std::uint64_t process_start_ticks(pid_t pid);
 
-// True if `pid` exists and, when `start_ticks` is non-zero, started then.
+// True if `pid` has ended but is not yet reaped (a zombie).
+bool process_exited(pid_t pid);
+
+// True if `pid` exists, is not a zombie, and, when `start_ticks` is non-zero, started then.
 bool process_alive(pid_t pid, std::uint64_t start_ticks);
 
 // Start ticks of the calling process.

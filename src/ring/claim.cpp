@@ -41,6 +41,7 @@ bool holder_alive(std::uint64_t claim) {
     const std::int32_t pid = claim_pid(claim);
     if (pid <= 0) return false;
     if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+    if (process_exited(pid)) return false;
     const std::uint64_t ticks = process_start_ticks(pid);
     // No readable /proc: the pid exists, so it may be the holder. Never steal.
     if (ticks == 0) return true;
