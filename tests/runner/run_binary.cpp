@@ -45,6 +45,7 @@ Run run_program(const std::string& program, const std::vector<std::string>& args
         execv(argv[0], argv.data());
         _exit(127);
     }
+    run.pid = pid;
     close(out_pipe[1]);
     close(err_pipe[1]);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);

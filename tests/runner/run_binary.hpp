@@ -14,6 +14,7 @@ namespace rstest {
 
 struct Run {
     int exit_code = -1;   // 128 + N when killed by signal N; -1 when it had to be killed
+    pid_t pid = -1;       // the child's pid, so a test can name the shm entries it owned
     std::string out;
     std::string err;
 };
