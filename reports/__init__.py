@@ -15,4 +15,20 @@ def compare(base_dir, cand_dir, out_dir, fail_on_regression=False, thresholds=No
     return _compare(base_dir, cand_dir, out_dir, fail_on_regression, thresholds)
 
 
-__all__ = ["render_run", "compare", "load_run", "SchemaError"]
+def history(run_dirs, out_dir):
+    """The nightly history of run folders (oldest first): history.html and history.md into out_dir.
+
+    Returns the history.History (its regressions() fail a nightly job).
+    """
+    from pathlib import Path
+
+    from .history import analyse
+    from .history_page import markdown, render_history
+    result = analyse(run_dirs)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    render_history(result, Path(out_dir) / "history.html")
+    (Path(out_dir) / "history.md").write_text(markdown(result))
+    return result
+
+
+__all__ = ["render_run", "compare", "history", "load_run", "SchemaError"]

@@ -39,6 +39,8 @@ NEEDS = {  # command -> (Debian packages, modules this interpreter must import)
     "report": (REPORT, tuple(MODULES)),
     "compare": (REPORT, tuple(MODULES)),
     "merge": (REPORT, tuple(MODULES)),
+    "verdict": (REPORT, tuple(MODULES)),
+    "history": (REPORT, tuple(MODULES)),
 }
 
 

@@ -5,11 +5,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import bootstrap, jobs, matrix, rules, shard, shm, store, testsuite
+from . import bootstrap, jobs, matrix, nightly, nightstore, rules, shard, shm, store, testsuite
 
 SCENARIOS = store.ROOT / "scenarios"
 DEFAULT_SCENARIOS = SCENARIOS / "default.toml"
-COMMANDS = ("run", "test", "nightly", "compare", "report", "list", "merge", "clean")
+COMMANDS = ("run", "test", "nightly", "verdict", "history", "compare", "report", "list", "merge", "clean")
 
 
 def create_parser():
@@ -49,12 +49,7 @@ def create_parser():
                       help="stop everything after this long (default %(default)s)")
     test.add_argument("--no-smoke", action="store_true", help="skip the smoke scenarios and the canaries")
 
-    nightly = sub.add_parser("nightly", help="nightly.toml with repetitions, sanitize.toml under every checker, "
-                                             "the canaries, full microbenchmarks, compare with a baseline")
-    nightly.add_argument("--out", metavar="DIR", help="run folder (default: reports/runs/<UTC time>-<commit>)")
-    nightly.add_argument("--baseline", metavar="RUN", help="a run folder to compare against")
-    nightly.add_argument("--repetitions", type=int, metavar="N", help="repetitions of each timing scenario")
-    nightly.add_argument("--fail-on-regression", action="store_true", help="exit 3 when the comparison finds one")
+    nightly.add_parsers(sub, selection)
 
     compare = sub.add_parser("compare", help="compare two runs (reports package)")
     compare.add_argument("base", metavar="BASE")
@@ -73,10 +68,14 @@ def create_parser():
     merge = sub.add_parser("merge", help="combine the run folders of shards into one")
     merge.add_argument("runs", metavar="RUN", nargs="+")
     merge.add_argument("--out", metavar="DIR", help="merged run folder (default: a new one under reports/runs)")
+    merge.add_argument("--store", metavar="DIR", help="merge into a new night of this results store (the shards "
+                       "are copied into it)")
 
     clean = sub.add_parser("clean", help="remove run folders and regions left by dead runners")
     clean.add_argument("--keep", type=int, default=0, metavar="N", help="keep the N newest run folders")
     clean.add_argument("--builds", action="store_true", help="also remove build/ (every preset)")
+    clean.add_argument("--store", metavar="DIR", help="instead: keep the --keep newest nights of this results store "
+                       "(older ones but the newest two keep only results.json and the verdict)")
     return parser
 
 
@@ -107,23 +106,8 @@ def cmd_run(args):
     return code
 
 
-def nightly_job(args):
-    return jobs.Job(parts=[(SCENARIOS / "nightly.toml", ["release"]),
-                           (SCENARIOS / "sanitize.toml", ["asan", "tsan", "valgrind"])],
-                    repetitions=args.repetitions, out=getattr(args, "out", None), microbench_quick=False)
-
-
-def cmd_nightly(args):
-    job = nightly_job(args)
-    code, run_dir = jobs.run(job)
-    if args.baseline and run_dir is not None:
-        compared = call_compare(args.baseline, run_dir, run_dir / "compare", args.fail_on_regression)
-        code = compared if compared in (jobs.EXIT_REGRESSION, jobs.EXIT_USAGE) and code == 0 else code
-    return code
-
-
 def cmd_list(args):
-    job = nightly_job(args) if args.nightly else job_from(args)
+    job = nightly.job(argparse.Namespace(repetitions=args.repetitions)) if args.nightly else job_from(args)
     items = jobs.expand(job)
     if args.ids:
         for sid in dict.fromkeys(i.scenario.id for i in items):
@@ -161,13 +145,13 @@ def cmd_merge(args):
         except (OSError, ValueError) as error:
             print(f"error: {error}")
             return 2
-    out = store.new_run_dir(args.out)
-    for doc, run in zip(docs, args.runs):
+    out, sources = nightly.merge_target(args)
+    for doc, run in zip(docs, sources):
         source = Path(run) if Path(run).is_dir() else Path(run).parent
         store.rebase_files(doc, source, out)
-    merged = store.merge(docs, args.runs)
+    merged = store.merge(docs, sources)
     store.write_json(out / "results.json", merged)
-    if not args.out:
+    if not args.out and not getattr(args, "store", None):
         store.point_latest(out)
     print(f"merged {len(docs)} runs into {out / 'results.json'}"
           f"{'' if merged['merge_complete'] else ' (PARTIAL: not every shard of one split is here)'}")
@@ -176,6 +160,11 @@ def cmd_merge(args):
 
 
 def cmd_clean(args):
+    if getattr(args, "store", None):
+        if args.keep < 1:
+            raise ValueError("clean --store needs --keep N, N >= 1")
+        nightstore.prune(args.store, args.keep)
+        return 0
     runs = sorted(p for p in store.RUNS.glob("*") if p.is_dir()) if store.RUNS.exists() else []
     doomed = runs[:len(runs) - args.keep] if args.keep else runs
     for path in doomed:
@@ -231,7 +220,8 @@ def main(argv=None, script_argv=None):
     stop = bootstrap.prepare(args.command, script_argv or [sys.argv[0], *argv])
     if stop is not None:
         return stop
-    handler = {"run": cmd_run, "nightly": cmd_nightly, "list": cmd_list, "merge": cmd_merge,
+    handler = {"run": cmd_run, "nightly": nightly.cmd_nightly, "verdict": nightly.cmd_verdict,
+               "history": nightly.cmd_history, "list": cmd_list, "merge": cmd_merge,
                "clean": cmd_clean, "compare": cmd_compare, "report": cmd_report}.get(args.command)
     try:
         if handler is None:

@@ -1,5 +1,6 @@
 """A job: build the variants it needs, run microbenchmarks, canaries and scenarios, store the results."""
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ def run(job):
     env = store.environment()
     env.update(scenario_files=[str(p) for p, _ in job.parts], pattern=job.pattern,
                repetitions=job.repetitions, shard={"index": job.shard[0], "count": job.shard[1]} if job.shard else None,
-               started_utc=store.utc_now().isoformat())
+               started_utc=store.utc_now().isoformat(), inject=os.environ.get(runner.INJECT) or None)
     variants = variants_of(items)
     builds, usable = [], set()
     needed = sorted(set(variants) | ({"release"} if job.microbench or job.canaries else set()),

@@ -34,8 +34,12 @@ def binary(build_dir):
     return None
 
 
+INJECT = "RINGSIDE_RUNALL_INJECT"  # test mode: passed to every run as --inject (e.g. slow:20000)
+
+
 def command(runner, spec_path, out_prefix):
-    return [str(runner), "--spec", str(spec_path), "--output", str(out_prefix)]
+    inject = os.environ.get(INJECT)
+    return [str(runner), "--spec", str(spec_path), "--output", str(out_prefix), *(["--inject", inject] if inject else [])]
 
 
 def validate_command(runner, spec_path):
