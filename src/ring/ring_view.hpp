@@ -9,6 +9,10 @@
 
 #include "shm/layout.h"
 
+#if defined(RINGSIDE_FUZZ_CANARY_DROP_BOUNDS_CHECK) && !defined(RINGSIDE_FUZZ_CANARY_BUILD)
+#error "RINGSIDE_FUZZ_CANARY_DROP_BOUNDS_CHECK removes a bounds check: only fuzz/'s canary target may set it"
+#endif
+
 namespace ringside {
 
 enum class RingStatus : int {
@@ -74,8 +78,13 @@ inline DecodedRecord decode_record(const RingView& view, std::uint64_t position,
     // relaxed is enough: the acquire load of `commit` ordered the plain
     // store of `length` before it (SYNC: publish-record).
     const std::uint32_t length = length_word(view, position).load(std::memory_order_relaxed);
+#ifndef RINGSIDE_FUZZ_CANARY_DROP_BOUNDS_CHECK
+    const bool inside = offset + total <= view.capacity;
+#else
+    const bool inside = true;  // the fuzz canary: this one check removed on purpose (fuzz/README.md)
+#endif
     const bool valid = total >= layout::kRecordHeaderBytes && (total & (view.record_align - 1)) == 0 &&
-                       total <= layout::max_record_total(view.capacity) && offset + total <= view.capacity &&
+                       total <= layout::max_record_total(view.capacity) && inside &&
                        view.record_total(length) == total;
     out.length = length;
     out.status = valid ? RingStatus::kOk : RingStatus::kCorrupt;
@@ -85,7 +94,7 @@ inline DecodedRecord decode_record(const RingView& view, std::uint64_t position,
 // Walks committed records from `from` until the first uncommitted word.
 // Used to recover a producer's write position and by the inspector. Single
 // pass, bounded by one capacity; never follows the other side's numbers out
-// of the data area.
+// of the data area. A misaligned `from` is kCorrupt.
 struct ScanResult {
     RingStatus status = RingStatus::kOk;
     std::uint64_t end = 0;        // position of the first uncommitted word
@@ -95,6 +104,13 @@ struct ScanResult {
 
 inline ScanResult scan_committed(const RingView& view, std::uint64_t from) {
     ScanResult result{RingStatus::kOk, from, 0, 0};
+    // `from` is often the other side's read_position, straight from shared
+    // memory: a misaligned one would put a record header across the end of
+    // the data area (and make the atomic loads misaligned).
+    if ((from & (view.record_align - 1)) != 0) {
+        result.status = RingStatus::kCorrupt;
+        return result;
+    }
     std::uint64_t position = from;
     while (position - from < view.capacity) {
         const std::uint32_t commit = commit_word(view, position).load(std::memory_order_acquire);

@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "shm/guarded_map.hpp"
 
 namespace ringside {
 namespace {
@@ -72,7 +73,57 @@ int open_backing(const char* name, rs_backing backing, int flags, mode_t mode) {
     return ::open(name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
 }
 
+template <typename T>
+T load_once(const T& field) {
+    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+
 }  // namespace
+
+// One relaxed load per field (the magic was acquired by the caller, which
+// orders these after the creator's stores): a private copy to validate.
+layout::RegionHeader snapshot_header(const layout::RegionHeader& shared) {
+    layout::RegionHeader copy{};
+    copy.layout_major = load_once(shared.layout_major);
+    copy.layout_minor = load_once(shared.layout_minor);
+    copy.header_bytes = load_once(shared.header_bytes);
+    copy.total_bytes = load_once(shared.total_bytes);
+    copy.ring_capacity = load_once(shared.ring_capacity);
+    copy.ring_count = load_once(shared.ring_count);
+    copy.record_align = load_once(shared.record_align);
+    copy.backing_kind = load_once(shared.backing_kind);
+    copy.creator_pid = load_once(shared.creator_pid);
+    copy.creator_start_ticks = load_once(shared.creator_start_ticks);
+    copy.epoch = load_once(shared.epoch);
+    copy.created_unix_ns = load_once(shared.created_unix_ns);
+    copy.flags = load_once(shared.flags);
+    return copy;
+}
+
+// Why a header (a private snapshot) cannot describe a mapping of `bytes`
+// bytes opened with `backing`, or nullptr when it can.
+const char* header_problem(const layout::RegionHeader& h, std::uint64_t bytes, rs_backing backing) {
+    const std::uint32_t expected_backing = static_cast<std::uint32_t>(
+        backing == RS_BACKING_FILE ? layout::BackingKind::kFile : layout::BackingKind::kNamedShm);
+    if (h.header_bytes < sizeof(layout::RegionHeader) || h.header_bytes > layout::kStatusOffset) {
+        return "header_bytes out of range";
+    }
+    if (h.total_bytes != bytes) return "total_bytes differs from the real mapping size";
+    if (!is_power_of_two(h.ring_capacity) || h.ring_capacity < layout::kMinCapacity ||
+        h.ring_capacity > layout::kMaxCapacity) {
+        return "ring_capacity is not a power of two in range";
+    }
+    if (h.ring_count < 1 || h.ring_count > layout::kMaxRings) return "ring_count out of range";
+    if (!is_power_of_two(h.record_align) || h.record_align < 8 || h.record_align > 4096) {
+        return "record_align is not a power of two in 8..4096";
+    }
+    if (std::uint64_t{h.record_align} * 4 > h.ring_capacity) return "record_align exceeds a quarter of ring_capacity";
+    if (layout::region_bytes(h.ring_count, h.ring_capacity) != bytes) {
+        return "ring_count x ring_capacity does not match the mapping size";
+    }
+    if (h.backing_kind != expected_backing) return "backing kind differs from the one used to open it";
+    return nullptr;
+}
 
 rs_result validate_region_name(const char* name, rs_backing backing) {
     if (name == nullptr) return fail(RS_ERR_INVALID_ARGUMENT, "region name is NULL");
@@ -139,7 +190,7 @@ Region::~Region() {
     stop_flusher();
     if (base_ != nullptr) {
         if (grants_.memory_locked) ::munlock(base_, bytes_);
-        ::munmap(base_, bytes_);
+        unmap_guarded(base_, bytes_);
     }
     if (fd_ >= 0) ::close(fd_);
     counted_free(name_);
@@ -150,18 +201,18 @@ layout::StatusBlock& Region::status() const {
 }
 
 RingView Region::ring_view(std::uint32_t index) const {
-    const std::uint64_t capacity = header_->ring_capacity;
+    const std::uint64_t capacity = header_.ring_capacity;
     RingView view;
     view.control = reinterpret_cast<layout::RingControl*>(base_ + layout::ring_control_offset(index, capacity));
     view.data = base_ + layout::ring_data_offset(index, capacity);
     view.capacity = capacity;
-    view.record_align = header_->record_align;
+    view.record_align = header_.record_align;
     return view;
 }
 
 rs_result Region::map(int fd, std::uint64_t bytes, const rs_region_options& options, bool fresh) {
     const int flags = MAP_SHARED | (options.prefault != 0 ? MAP_POPULATE : 0);
-    void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
+    void* address = map_guarded(bytes, PROT_READ | PROT_WRITE, flags, fd);
     if (address == MAP_FAILED) {
         return fail_errno(result_from_errno(errno), errno, "mmap of %llu bytes failed",
                           static_cast<unsigned long long>(bytes));
@@ -252,7 +303,8 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
     // SYNC: publish-header. release: every field above is visible to an
     // opener that acquires a non-zero magic.
     std::atomic_ref<std::uint64_t>(header->magic).store(layout::kMagic, std::memory_order_release);
-    region->header_ = header;
+    region->header_ = *header;  // still ours alone: nobody can open it before the magic
+    region->header_.magic = layout::kMagic;
 
     if (options.flush_interval_ms != 0) {
         if (rs_result r = region->start_flusher(options.flush_interval_ms); r != RS_OK) return abandon(r);
@@ -314,47 +366,32 @@ rs_result Region::open(const char* name, const rs_region_options& options, Regio
     auto* header = reinterpret_cast<layout::RegionHeader*>(region->base_);
     // SYNC: publish-header (acquire pairs with the creator's release).
     const std::uint64_t magic = std::atomic_ref<std::uint64_t>(header->magic).load(std::memory_order_acquire);
+    // Every field is read once, into a private copy, and validated there:
+    // the shared header may change under us (a hostile or corrupt peer).
+    const layout::RegionHeader snapshot = snapshot_header(*header);
+    const layout::RegionHeader* const h = &snapshot;
     if (magic == 0) return abandon(fail(RS_BUSY, "region '%s' is not ready: its creator has not published it", name));
     if (magic != layout::kMagic) {
         return abandon(fail(RS_ERR_CORRUPT, "'%s' is not a ringside region (magic 0x%016llx)", name,
                             static_cast<unsigned long long>(magic)));
     }
-    if (header->layout_major != layout::kLayoutMajor) {
+    if (h->layout_major != layout::kLayoutMajor) {
         return abandon(fail(RS_ERR_VERSION_MISMATCH,
                             "region '%s' has layout version %u.%u; this library reads layout %u.x (%u.%u)", name,
-                            header->layout_major, header->layout_minor, layout::kLayoutMajor, layout::kLayoutMajor,
+                            h->layout_major, h->layout_minor, layout::kLayoutMajor, layout::kLayoutMajor,
                             layout::kLayoutMinor));
     }
-    const std::uint32_t expected_backing = static_cast<std::uint32_t>(
-        options.backing == RS_BACKING_FILE ? layout::BackingKind::kFile : layout::BackingKind::kNamedShm);
-    const char* problem = nullptr;
-    if (header->header_bytes < sizeof(layout::RegionHeader) || header->header_bytes > layout::kStatusOffset) {
-        problem = "header_bytes out of range";
-    } else if (header->total_bytes != bytes) {
-        problem = "total_bytes differs from the real mapping size";
-    } else if (!is_power_of_two(header->ring_capacity) || header->ring_capacity < layout::kMinCapacity ||
-               header->ring_capacity > layout::kMaxCapacity) {
-        problem = "ring_capacity is not a power of two in range";
-    } else if (header->ring_count < 1 || header->ring_count > layout::kMaxRings) {
-        problem = "ring_count out of range";
-    } else if (!is_power_of_two(header->record_align) || header->record_align < 8 || header->record_align > 4096) {
-        problem = "record_align is not a power of two in 8..4096";
-    } else if (std::uint64_t{header->record_align} * 4 > header->ring_capacity) {
-        problem = "record_align exceeds a quarter of ring_capacity";
-    } else if (layout::region_bytes(header->ring_count, header->ring_capacity) != bytes) {
-        problem = "ring_count x ring_capacity does not match the mapping size";
-    } else if (header->backing_kind != expected_backing) {
-        problem = "backing kind differs from the one used to open it";
-    }
+    const char* problem = header_problem(snapshot, bytes, options.backing);
     if (problem != nullptr) {
         return abandon(fail(RS_ERR_CORRUPT, "region '%s' header is invalid: %s", name, problem));
     }
-    region->header_ = header;
+    region->header_ = snapshot;
+    region->header_.magic = magic;
     if (options.flush_interval_ms != 0) {
         if (rs_result r = region->start_flusher(options.flush_interval_ms); r != RS_OK) return abandon(r);
     }
     log(LogLevel::kInfo, "opened %s region '%s' created by pid %d", backing_name(options.backing), name,
-        header->creator_pid);
+        snapshot.creator_pid);
     *out = region;
     return RS_OK;
 }

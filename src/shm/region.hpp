@@ -34,7 +34,10 @@ public:
 
     rs_result flush();
 
-    [[nodiscard]] const layout::RegionHeader& header() const { return *header_; }
+    // The header as validated at create/open: a private copy, never re-read
+    // from shared memory, so a peer that rewrites the shared header later
+    // cannot change the geometry this process uses (no double fetch).
+    [[nodiscard]] const layout::RegionHeader& header() const { return header_; }
     [[nodiscard]] layout::StatusBlock& status() const;
     [[nodiscard]] RingView ring_view(std::uint32_t index) const;
     [[nodiscard]] const char* name() const { return name_; }
@@ -64,7 +67,7 @@ private:
     int fd_ = -1;
     std::byte* base_ = nullptr;
     std::uint64_t bytes_ = 0;
-    layout::RegionHeader* header_ = nullptr;
+    layout::RegionHeader header_{};  // validated private copy (see header())
     MappingGrants grants_;
 
     // Periodic msync for file backings (a plain pthread: no heap allocation).
@@ -75,6 +78,12 @@ private:
     bool flusher_stop_ = false;
     std::uint32_t flush_interval_ms_ = 0;
 };
+
+// Opening: a private copy of the shared header, each field read once
+// (relaxed; the caller acquired the magic), and why that copy cannot describe
+// a mapping of `bytes` bytes with `backing` (nullptr when it can).
+layout::RegionHeader snapshot_header(const layout::RegionHeader& shared);
+const char* header_problem(const layout::RegionHeader& header, std::uint64_t bytes, rs_backing backing);
 
 // Validation shared by create, open and unlink.
 rs_result validate_region_name(const char* name, rs_backing backing);

@@ -10,11 +10,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include "common/alloc.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "shm/guarded_map.hpp"
 #include "shm/region.hpp"
 #include "tracer/shared_fields.hpp"
 #include "tracer/trace_clock.hpp"
@@ -50,8 +52,32 @@ std::uint64_t random_epoch() {
     return epoch;
 }
 
-// Why a header cannot describe a mapping of `bytes`, or nullptr.
-const char* header_problem(const TraceHeader& header, std::uint64_t bytes, rs_backing backing) {
+}  // namespace
+
+// One relaxed load per field the opener validates and uses (the caller
+// acquired the magic): the private copy that is validated and adopted, so a
+// peer rewriting the shared header afterwards changes nothing here.
+TraceHeader snapshot_trace_header(const TraceHeader& shared) {
+    auto once = [](const auto& field) {
+        using T = std::remove_cvref_t<decltype(field)>;
+        return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+    };
+    TraceHeader copy{};
+    copy.layout_major = once(shared.layout_major);
+    copy.layout_minor = once(shared.layout_minor);
+    copy.header_bytes = once(shared.header_bytes);
+    copy.total_bytes = once(shared.total_bytes);
+    copy.ring_capacity = once(shared.ring_capacity);
+    copy.lane_count = once(shared.lane_count);
+    copy.rings_per_lane = once(shared.rings_per_lane);
+    copy.record_align = once(shared.record_align);
+    copy.backing_kind = once(shared.backing_kind);
+    copy.clock_kind = once(shared.clock_kind);
+    return copy;
+}
+
+// Why a header (a private snapshot) cannot describe a mapping of `bytes`, or nullptr.
+const char* trace_header_problem(const TraceHeader& header, std::uint64_t bytes, rs_backing backing) {
     if (header.header_bytes < sizeof(TraceHeader) || header.header_bytes > kTraceHeaderBytes) {
         return "header_bytes out of range";
     }
@@ -76,10 +102,8 @@ const char* header_problem(const TraceHeader& header, std::uint64_t bytes, rs_ba
     return nullptr;
 }
 
-}  // namespace
-
 TraceRegion::~TraceRegion() {
-    if (base_ != nullptr) ::munmap(base_, bytes_);
+    if (base_ != nullptr) unmap_guarded(base_, bytes_);
     if (fd_ >= 0) ::close(fd_);
     counted_free(name_);
 }
@@ -99,8 +123,7 @@ RingInfo& TraceRegion::ring_info(std::uint32_t lane, std::uint32_t ring) const {
     return *reinterpret_cast<RingInfo*>(base_ + offset + kRingInfoOffset);
 }
 
-void TraceRegion::adopt_geometry() {
-    const TraceHeader& h = header();
+void TraceRegion::adopt_geometry(const TraceHeader& h) {
     lanes_ = h.lane_count;
     rings_per_lane_ = h.rings_per_lane;
     capacity_ = h.ring_capacity;
@@ -109,7 +132,7 @@ void TraceRegion::adopt_geometry() {
 
 rs_result TraceRegion::map(int fd, std::uint64_t bytes, Access access, bool populate) {
     const int protection = access == Access::kReadOnly ? PROT_READ : PROT_READ | PROT_WRITE;
-    void* address = ::mmap(nullptr, bytes, protection, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+    void* address = map_guarded(bytes, protection, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd);
     if (address == MAP_FAILED) {
         return fail_errno(result_from_errno(errno), errno, "mmap of %llu bytes failed",
                           static_cast<unsigned long long>(bytes));
@@ -178,7 +201,7 @@ rs_result TraceRegion::create(const char* name, rs_backing backing, const TraceG
         if (header.tsc_hz == 0) clock = ClockKind::kMonotonic;
     }
     header.clock_kind = static_cast<std::uint32_t>(clock);
-    region->adopt_geometry();
+    region->adopt_geometry(header);  // ours alone until publish()
     *out = region;
     return RS_OK;
 }
@@ -241,15 +264,16 @@ rs_result TraceRegion::open(const char* name, rs_backing backing, Access access,
         return abandon(fail(RS_ERR_CORRUPT, "'%s' is not a ringside tracer region (magic 0x%016llx)", name,
                             static_cast<unsigned long long>(magic)));
     }
-    if (header.layout_major != kTraceMajor) {
+    const TraceHeader snapshot = snapshot_trace_header(header);
+    if (snapshot.layout_major != kTraceMajor) {
         return abandon(fail(RS_ERR_VERSION_MISMATCH,
                             "tracer region '%s' has layout version %u.%u; this library reads %u.x (%u.%u)", name,
-                            header.layout_major, header.layout_minor, kTraceMajor, kTraceMajor, kTraceMinor));
+                            snapshot.layout_major, snapshot.layout_minor, kTraceMajor, kTraceMajor, kTraceMinor));
     }
-    if (const char* problem = header_problem(header, bytes, backing); problem != nullptr) {
+    if (const char* problem = trace_header_problem(snapshot, bytes, backing); problem != nullptr) {
         return abandon(fail(RS_ERR_CORRUPT, "tracer region '%s' header is invalid: %s", name, problem));
     }
-    region->adopt_geometry();
+    region->adopt_geometry(snapshot);
     *out = region;
     return RS_OK;
 }

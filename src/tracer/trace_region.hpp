@@ -62,7 +62,7 @@ public:
 
 private:
     rs_result map(int fd, std::uint64_t bytes, Access access, bool populate);
-    void adopt_geometry();
+    void adopt_geometry(const TraceHeader& validated);
 
     char* name_ = nullptr;  // counted copy
     rs_backing backing_ = RS_BACKING_SHM;
@@ -74,5 +74,11 @@ private:
     std::uint64_t capacity_ = 0;
     ClockKind clock_ = ClockKind::kMonotonic;
 };
+
+// Opening: a private copy of the shared header's geometry fields, each read
+// once (relaxed; the caller acquired the magic), and why that copy cannot
+// describe a mapping of `bytes` bytes with `backing` (nullptr when it can).
+TraceHeader snapshot_trace_header(const TraceHeader& shared);
+const char* trace_header_problem(const TraceHeader& header, std::uint64_t bytes, rs_backing backing);
 
 }  // namespace ringside::trace
