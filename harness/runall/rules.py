@@ -92,8 +92,13 @@ def what_exists(p):
     elif ring and p["payload_bytes"] + 64 > ring // 2:
         out.append(f"a {p['payload_bytes']}-byte record does not fit a ring of {ring} bytes "
                    "(at most half the ring): raise ring_bytes")
-    if p["host_kind"] != "cpp":
-        out.append(f"host_kind '{p['host_kind']}' is not implemented: only cpp")
+    if p["host_kind"] == "python":
+        if q != "ringside" or p["transport"] != "threads" or p["backing"] != "shm":
+            out.append("host_kind python drives queue ringside in one process over shm (transport threads, backing shm)")
+        if p["load.mode"] != "closed":
+            out.append("host_kind python runs closed loop only (load.mode closed)")
+        if "eventfd" in (p["host.wait.kind"], p["sidecar.wait.kind"]):
+            out.append("host_kind python: eventfd waits are not wired into the Python host")
     for side in ("host", "sidecar"):
         wait = p[f"{side}.wait.kind"]
         if q in ("mutex_condvar", "floor_futex") and wait == "busy_spin":

@@ -165,10 +165,13 @@ def add_ratios(scenarios):
     Reference: same placement, payload and load mode, same group when there is
     one (adjacent in time), else anywhere in the run. Latency loads compare p50
     (ratio < 1 beats the reference); throughput loads compare msgs_per_s (> 1 beats).
+    A Python host's result also gets ratios.vs_cpp_host: against the C++ host
+    of the same scenario (every other parameter equal) in this run.
     """
     timed = [e for e in scenarios if e["variant"] == "release" and e["timing"] and e["status"] == "pass"]
     for e in scenarios:
-        e["ratios"] = {"vs_floor": None, "vs_best_peer": None, "metric": None, "floor": None, "best_peer": None}
+        e["ratios"] = {"vs_floor": None, "vs_best_peer": None, "metric": None, "floor": None, "best_peer": None,
+                       "vs_cpp_host": None, "cpp_host": None}
         if e not in timed or e["params"]["queue"] != "ringside":
             continue
         throughput = e["params"]["load.mode"] == "throughput"
@@ -190,6 +193,11 @@ def add_ratios(scenarios):
         if peers:
             ref = max(peers, key=value) if throughput else min(peers, key=value)
             e["ratios"].update(vs_best_peer=mine / value(ref), best_peer=ref["id"])
+        if e["params"].get("host_kind") == "python":
+            twin = dict(e["params"], host_kind="cpp")
+            cpp = [x for x in timed if x["params"] == twin and value(x)]
+            if cpp:
+                e["ratios"].update(vs_cpp_host=mine / value(cpp[0]), cpp_host=cpp[0]["id"])
     return scenarios
 
 

@@ -97,7 +97,7 @@ const std::vector<Flag> kFlags = {
     {"--count", {"count"}, "measured messages"},
     {"--duration", {"duration_s"}, "or: measure this many seconds"},
     {"--warmup", {"warmup"}, "messages before measuring"},
-    {"--host-kind", {"host_kind"}, "cpp"},
+    {"--host-kind", {"host_kind"}, "cpp or python (the host side in Python, through the ctypes binding)"},
     {"--timeout", {"timeout_s"}, "watchdog: the whole run"},
     {"--patience", {"patience_s"}, "the longest wait for one reply"},
     {"--interval", {"interval_s"}, ".hlog interval length"},

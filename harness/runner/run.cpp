@@ -15,6 +15,7 @@
 #include "peers/mutex_condvar_bytes.hpp"
 #include "runner/driver_links.hpp"
 #include "runner/environment.hpp"
+#include "runner/python_host.hpp"
 #include "runner/ringside_port.hpp"
 #include "runner/ringside_ring_link.hpp"
 #include "runner/safety.hpp"
@@ -72,6 +73,7 @@ private:
     template <typename Link>
     void run_link(Link& link);
     void run_ringside();
+    void run_python();
     template <typename Port>
     HostOutcome drive(Port& port);
     bool apply_host_sched();
@@ -107,6 +109,8 @@ private:
     StealSnapshot steal_[2];
     std::function<void(int)> snapshot_echo_;
     ojson sidecar_stats_ = nullptr;
+    bool python_ = false;  // host_kind python: the return leg and clock costs come from the Python host
+    PythonHostRun python_run_;
 };
 
 bool Session::apply_host_sched() {
@@ -205,11 +209,34 @@ void Session::run_ringside() {
     sidecar_stats_ = port->sidecar_stats();
 }
 
+void Session::run_python() {
+    python_ = true;
+    steal_[0] = read_steal();
+    python_run_ = run_python_host(s_, options_.fault, clock_, *recorder_);
+    steal_[1] = read_steal();
+    host_ = python_run_.host;
+    forward_ = python_run_.forward;
+    return_ = python_run_.back;
+    echo_last_seq_ = host_.last_seq;
+    measure_epoch_s_ = python_run_.measure_epoch_s;
+    if (python_run_.have_granted) {
+        host_granted_ = python_run_.host_granted;
+        echo_granted_ = python_run_.sidecar_granted;
+        have_echo_granted_ = true;
+    }
+    for (int slot = 0; slot < 2; ++slot) {
+        host_cost_[slot] = python_run_.host_cost[slot];
+        echo_cost_[slot] = python_run_.sidecar_cost[slot];
+    }
+    sidecar_stats_ = python_run_.sidecar_stats;
+}
+
 RunResult Session::run() {
     started_epoch_s_ = wall_now_s();
     allowed_ = allowed_cpus();
     std::string error;
-    clock_ = Clock::make(options_.clock, error);
+    // A Python host stamps with time.perf_counter_ns(): CLOCK_MONOTONIC, so ticks are its nanoseconds.
+    clock_ = Clock::make(s_.host_kind == "python" ? "monotonic" : options_.clock, error);
     if (!error.empty()) {
         setup_error(error);
         return compose();
@@ -221,7 +248,7 @@ RunResult Session::run() {
     recorder_ = std::make_unique<Recorder>(clock_, s_.interval_s, intervals);
     if (s_.contention.threads > 0) contention_.start(s_.contention, allowed_, s_.timeout_s);
     switch (s_.queue) {
-        case Queue::kRingside: run_ringside(); break;
+        case Queue::kRingside: s_.host_kind == "python" ? run_python() : run_ringside(); break;
         case Queue::kRingsideRing: {
             RingsideRingLink::Config config;
             config.payload = {s_.payload_bytes, s_.ring_bytes};
@@ -285,7 +312,7 @@ RunResult Session::compose() {
     // Trailing losses: numbers sent after the last one each consumer saw.
     forward_.sent = host_.last_seq;
     if (host_.last_seq > echo_last_seq_) forward_.lost += host_.last_seq - echo_last_seq_;
-    if (return_checker_) {
+    if (return_checker_ && !python_) {  // a Python host counts the return leg itself
         return_checker_->finish(echo_last_seq_);
         const std::uint64_t sent = return_.sent;
         return_ = return_checker_->counts();
@@ -361,7 +388,14 @@ RunResult Session::compose() {
     doc["granted"] = granted;
     doc["sidecar_stats"] = sidecar_stats_;
     doc["clock"] = clock_json(clock_.info(), record_cost_);
+    if (python_) {
+        // The host's clock is Python's: its read and recording costs, not the runner's.
+        doc["clock"]["source"] = "time.perf_counter_ns() (CLOCK_MONOTONIC), in the Python host";
+        doc["clock"]["timer_cost_ns"] = python_run_.timer_cost_ns;
+        doc["clock"]["record_cost_ns"] = python_run_.record_cost_ns;
+    }
     doc["environment"] = environment_json(allowed_);
+    if (python_) doc["environment"]["python"] = python_run_.python;
     make_strict(doc);
 
     if (recorder_) {

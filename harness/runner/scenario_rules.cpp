@@ -18,6 +18,7 @@
 #include <set>
 
 #include "runner/scenario.hpp"
+#include "runner/python_host.hpp"
 
 namespace ringside::runner {
 namespace {
@@ -112,8 +113,17 @@ std::vector<std::string> validate(const Scenario& s, const std::vector<int>& cpu
         reject("a " + std::to_string(s.payload_bytes) + "-byte record does not fit a ring of " +
                std::to_string(s.ring_bytes) + " bytes (at most half the ring): raise ring_bytes");
     }
-    if (s.host_kind != "cpp") {
-        reject("host_kind '" + s.host_kind + "' is not implemented: only cpp (the Python host is its own issue)");
+    if (s.host_kind == "python") {
+        if (s.queue != Queue::kRingside || s.transport != Transport::kThreads || s.backing != Backing::kShm) {
+            reject("host_kind python drives queue ringside in one process over shm (transport threads, backing shm)");
+        }
+        if (s.load.mode != LoadMode::kClosed) reject("host_kind python runs closed loop only (load.mode closed)");
+        if (s.host.wait.kind == Wait::kEventfd || s.sidecar.wait.kind == Wait::kEventfd) {
+            reject("host_kind python: eventfd waits are not wired into the Python host");
+        }
+        if (const std::string why = python_host_unavailable(); !why.empty()) reject("host_kind python: " + why);
+    } else if (s.host_kind != "cpp") {
+        reject("host_kind '" + s.host_kind + "' is unknown: cpp or python");
     }
     for (const SideSpec* side : {&s.host, &s.sidecar}) {
         const char* role = side == &s.host ? "host" : "sidecar";

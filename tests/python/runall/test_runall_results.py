@@ -145,3 +145,17 @@ def test_merge_combines_shards_and_marks_missing_ones_partial(tmp_path, fake_run
                 and s["params"]["payload_bytes"] == 8)["ratios"]["vs_floor"] is not None
     half = store.merge(docs[:1], ["a"])
     assert half["partial"] and not half["merge_complete"]
+
+
+def test_a_python_host_result_gets_its_ratio_to_the_cpp_host_of_the_same_scenario():
+    def entry(sid, host_kind, p50, payload=64):
+        params = {"queue": "ringside", "placement": "different_cores", "payload_bytes": payload,
+                  "load.mode": "closed", "host.wait.kind": "futex", "transport": "threads", "host_kind": host_kind}
+        return {"id": sid, "variant": "release", "timing": True, "status": "pass", "params": params,
+                "groups": ["python-host"], "latency_ns": {"p50": p50}, "throughput": {"msgs_per_s": 1.0}}
+
+    scenarios = [entry("cpp", "cpp", 5000), entry("py", "python", 20000), entry("py-big", "python", 90000, 65536)]
+    ratios = {e["id"]: e["ratios"] for e in store.add_ratios(scenarios)}
+    assert ratios["py"]["vs_cpp_host"] == pytest.approx(4.0) and ratios["py"]["cpp_host"] == "cpp"
+    assert ratios["py-big"]["vs_cpp_host"] is None, "no C++ host ran that payload"
+    assert ratios["cpp"]["vs_cpp_host"] is None
