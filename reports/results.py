@@ -266,6 +266,17 @@ class Run:
         rates = [r for r in rates if r is not None]
         return max(rates) if rates else None
 
+    def memcpy_by_payload(self):
+        """{payload bytes: memcpy bytes/s} from ringside_memcpy_bench's memcpy/<payload> rows (medians), else {}."""
+        rates = {}
+        for m in self.microbench:
+            head, _, size = str(m.get("name") or "").partition("/")
+            size = size.split("_")[0]
+            rate = number(m.get("bytes_per_second"))
+            if head == "memcpy" and size.isdigit() and rate is not None and m.get("aggregate") in (None, "median"):
+                rates.setdefault(int(size), []).append(rate)
+        return {size: sorted(values)[len(values) // 2] for size, values in sorted(rates.items())}
+
     def by_key(self):
         return {s.key: s for s in self.scenarios}
 

@@ -105,7 +105,7 @@ def render_run(run_dir, jobs=None):
     strip = verdicts.strip(run)
     rows = [summary_row(s) for s in run.timed]
     checks = [summary_row(s) for s in run.scenarios if not s.timing]
-    plots = sweep_plots.all_plots(run.timed, run.memcpy_bytes_per_s())
+    plots = sweep_plots.all_plots(run.timed, run.memcpy_bytes_per_s(), run.memcpy_by_payload())
     grants = verdicts.grant_mismatches(run)
     findings = [(c, f, verdicts.log_excerpt(run, f)) for c in run.checkers for f in c.get("findings") or []]
     context = dict(title=f"ringside run {run.path.name}", run=run, strip=strip, rows=rows, checks=checks, plots=plots,

@@ -158,7 +158,7 @@ def latency_vs_cpu(scenarios):
                 "every ringside scenario; lower-left is better: a wait strategy buys latency with CPU")
 
 
-def throughput_vs_payload(scenarios, memcpy):
+def throughput_vs_payload(scenarios, memcpy, memcpy_by_payload=None):
     runs = [s for s in sweep.timing(scenarios) if s.role != "floor" and s.value("throughput") is not None]
     mode = "throughput" if any(s.load_mode == "throughput" for s in runs) else "closed"
     runs = [s for s in runs if s.load_mode == mode]
@@ -166,14 +166,26 @@ def throughput_vs_payload(scenarios, memcpy):
     if len({s.payload for s in chosen}) < 2:
         return None
     payloads = sorted({s.payload for s in chosen})
+    reference = {p: r for p, r in (memcpy_by_payload or {}).items() if payloads[0] <= p <= payloads[-1]}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), dpi=72)
+    ratios = []
     for queue in [q for q in QUEUE_ORDER if q in {s.queue for s in chosen}]:
         mine = [s for s in chosen if s.queue == queue]
         msgs = sweep.median_by(mine, lambda s: s.payload, "throughput")
         xs = sorted(msgs)
         axes[0].plot(xs, [msgs[x] for x in xs], marker="o", label=queue)
         axes[1].plot(xs, [msgs[x] * x for x in xs], marker="o", label=queue)
-    if memcpy:
+        if queue == "ringside":
+            for x in xs:
+                if x in reference:
+                    ratio = msgs[x] * x / reference[x]
+                    ratios.append(f"{_payload_label(x)} {ratio:.2f}x")
+                    axes[1].annotate(f"{ratio:.2f}x memcpy", (x, msgs[x] * x), textcoords="offset points",
+                                     xytext=(4, -12), fontsize=7)
+    if reference:
+        xs = sorted(reference)
+        axes[1].plot(xs, [reference[x] for x in xs], color="gray", ls="--", marker=".", label="memcpy (one core)")
+    elif memcpy:
         axes[1].axhline(memcpy, color="gray", ls="--", label=f"memcpy {memcpy / 1e9:.1f} GB/s")
     for ax, unit in zip(axes, ("messages/s", "bytes/s")):
         sparse_log(ax.yaxis, FuncFormatter(lambda v, _p, u=unit: fmt_rate(v, "") + ("B/s" if u == "bytes/s" else "/s")))
@@ -182,10 +194,15 @@ def throughput_vs_payload(scenarios, memcpy):
         ax.set_title(f"throughput in {unit}")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
+    if reference:
+        note = ("dashed: the machine memcpy bandwidth per payload size (ringside_memcpy_bench, this run); "
+                f"ringside bytes/s as a multiple of it: {', '.join(ratios) or 'no common payload'}")
+    elif memcpy:
+        note = "dashed: the machine memcpy bandwidth"
+    else:
+        note = "memcpy bandwidth not measured in this run"
     return Plot("throughput", "Throughput against payload", _close(fig),
-                f"load mode {mode}; "
-                f"{'dashed: the machine memcpy bandwidth' if memcpy else 'memcpy bandwidth not measured in this run'}; "
-                f"fixed: {sweep.fixed_text(fixed)}")
+                f"load mode {mode}; {note}; fixed: {sweep.fixed_text(fixed)}")
 
 
 def peers_and_floors(scenarios):
@@ -212,8 +229,42 @@ def peers_and_floors(scenarios):
     return Plot("peers", "ringside vs peers vs floors", _close(fig), f"fixed: {sweep.fixed_text(fixed)}")
 
 
-def all_plots(scenarios, memcpy_bytes_per_s=None):
+def python_vs_cpp(scenarios):
+    """Python host p50 / C++ host p50 of the same scenario (results.json ratios.vs_cpp_host), per payload and wait."""
+    python = [s for s in sweep.timing(scenarios)
+              if s.param("host_kind") == "python" and s.ratios.get("vs_cpp_host") is not None]
+    if not python:
+        return None
+
+    def label(s):
+        return f"{s.wait}, {s.param('delivery', 'vtable')}"
+
+    payloads = sorted({s.payload for s in python})
+    labels = sorted({label(s) for s in python})
+    ratio = {(s.payload, label(s)): s.ratios["vs_cpp_host"] for s in python}
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=72)
+    width = 0.8 / len(labels)
+    for j, name in enumerate(labels):
+        _bars(ax, np.arange(len(payloads)) + j * width, [ratio.get((p, name), np.nan) for p in payloads], width,
+              label=name)
+    ax.set_yscale("log")
+    _log_floor(ax, list(ratio.values()))
+    ax.axhline(1, color="gray", ls=":")
+    ax.set_xticks(np.arange(len(payloads)) + width * (len(labels) - 1) / 2, [_payload_label(p) for p in payloads])
+    ax.set_ylabel("Python p50 / C++ p50")
+    ax.legend(fontsize=8, title="wait, delivery")
+    ax.set_title("What a managed host pays: the Python host against the C++ host")
+    fig.tight_layout()
+    listed = "; ".join(f"{_payload_label(p)} {name}: {ratio[(p, name)]:.1f}x" for p in payloads for name in labels
+                       if (p, name) in ratio)
+    return Plot("python-host", "Python host vs C++ host", _close(fig),
+                "round-trip p50 of the Python host (ctypes binding, GIL on the callback thread) over the C++ host of "
+                f"the same scenario in this run: {listed}")
+
+
+def all_plots(scenarios, memcpy_bytes_per_s=None, memcpy_by_payload=None):
     makers = (lambda: latency_vs_payload(scenarios), lambda: heatmap_p99(scenarios),
               lambda: priority_contention(scenarios), lambda: latency_vs_cpu(scenarios),
-              lambda: throughput_vs_payload(scenarios, memcpy_bytes_per_s), lambda: peers_and_floors(scenarios))
+              lambda: throughput_vs_payload(scenarios, memcpy_bytes_per_s, memcpy_by_payload), lambda: peers_and_floors(scenarios),
+              lambda: python_vs_cpp(scenarios))
     return [plot for plot in (make() for make in makers) if plot is not None]
