@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <limits>
 #include <tuple>
 #include <vector>
@@ -430,6 +431,45 @@ TEST_P(RingEdges, PeekBatchThenOneReleaseFreesExactlyWhatWasPeeked) {
     ASSERT_EQ(ring->release(), RS_OK);
     EXPECT_EQ(ring->control->records_released, 10u);
     EXPECT_EQ(ring->committed_records(), 10u);
+}
+
+// Consumer::release_through (the sidecar hands room back part-way through a
+// batch): a record before the wrap, one behind padding, then the rest.
+TEST(RingPartialRelease, ReleasingAPrefixOfABatchFreesExactlyThatPrefixAcrossTheWrap) {
+    rstest::PlainRing memory(kLap4K);
+    ringside::Producer producer;
+    ringside::Consumer consumer;
+    ASSERT_EQ(producer.attach(memory.view()), ringside::RingStatus::kOk);
+    ASSERT_EQ(consumer.attach(memory.view()), ringside::RingStatus::kOk);
+    std::byte filler[480] = {};
+    for (int i = 0; i < 8; ++i) {  // eight 488-byte records: the ring is empty at offset 3904
+        ASSERT_EQ(producer.try_write(filler, sizeof filler), ringside::RingStatus::kOk);
+        ringside::RecordSpan first;
+        ASSERT_EQ(consumer.try_peek(first), ringside::RingStatus::kOk);
+        ASSERT_EQ(consumer.release(), ringside::RingStatus::kOk);
+    }
+    ASSERT_EQ(memory.control().read_position, 3904u);
+    // Four 120-byte records from offset 3904: the second wraps behind 72 bytes of padding.
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        std::byte payload[112];
+        std::memset(payload, static_cast<int>(i + 1), sizeof payload);
+        ASSERT_EQ(producer.try_write(payload, sizeof payload), ringside::RingStatus::kOk);
+    }
+    ringside::RecordSpan spans[8];
+    std::uint32_t count = 0;
+    ASSERT_EQ(consumer.peek_batch(std::span<ringside::RecordSpan>(spans, 8), count), ringside::RingStatus::kOk);
+    ASSERT_EQ(count, 4u);
+    EXPECT_EQ(consumer.release_through(spans[0], 5), ringside::RingStatus::kNothingPending) << "only 4 are peeked";
+    ASSERT_EQ(consumer.release_through(spans[0], 1), ringside::RingStatus::kOk);
+    EXPECT_EQ(memory.control().read_position, 3904u + 120);
+    ASSERT_EQ(consumer.release_through(spans[1], 1), ringside::RingStatus::kOk);
+    EXPECT_EQ(memory.control().read_position, kLap4K + 120) << "the padding before the wrapped record goes with it";
+    EXPECT_EQ(memory.control().records_released, 10u);
+    EXPECT_EQ(static_cast<int>(spans[2].data[0]), 3) << "the records not yet released stay in place";
+    ASSERT_EQ(consumer.release(), ringside::RingStatus::kOk);
+    EXPECT_EQ(memory.control().read_position, kLap4K + 3 * 120);
+    EXPECT_EQ(memory.control().records_released, 12u);
+    EXPECT_EQ(consumer.release(), ringside::RingStatus::kNothingPending);
 }
 
 TEST_P(RingEdges, ReleaseWithoutPeekAndCommitWithoutReserveAreInvalid) {

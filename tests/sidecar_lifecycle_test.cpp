@@ -549,6 +549,56 @@ TEST(SidecarRingDelivery, AFullEventRingBlocksTheWorkerUntilTheHostReads) {
     EXPECT_EQ(f.stats().events_dropped, 0u);
 }
 
+// The worker hands room back part-way through a batch (an eighth of the ring
+// at a time), so a producer of large commands does not wait for the whole
+// batch. Sixteen 4000-byte commands fill the 64 KiB ring and reach the worker
+// as one batch; the sixth holds the worker until the host has written a
+// seventeenth, which needs room the first ones occupied.
+struct HoldState {
+    std::atomic<bool> more_written{false};
+    std::atomic<bool> waited_in_vain{false};
+};
+int32_t holding_processor(const void* command, size_t length, void* event, size_t capacity, size_t* event_length,
+                          void* user) {
+    auto* state = static_cast<HoldState*>(user);
+    if (length > 0 && static_cast<const std::uint8_t*>(command)[0] == 0xB1) {
+        const std::uint64_t deadline = ringside::deadline_after(10'000'000'000ull);
+        while (!state->more_written.load() && ringside::monotonic_ns() < deadline) {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        if (!state->more_written.load()) state->waited_in_vain.store(true);
+    }
+    return rs_processor_echo(command, length, event, capacity, event_length, nullptr);
+}
+
+TEST(SidecarBatches, RoomComesBackWhileTheWorkerIsStillProcessingABatch) {
+    static HoldState state;
+    state.more_written.store(false);
+    state.waited_in_vain.store(false);
+    Fixture f(RS_DELIVER_VTABLE, RS_WAIT_FUTEX, [](rs_sidecar_options& o) {
+        o.processor = holding_processor;
+        o.processor_user = &state;
+        o.max_event_bytes = 4096;
+    });
+    ASSERT_NE(f.sidecar, nullptr);
+    std::vector<std::uint8_t> command(4000, 0x5A);
+    for (int i = 0; i < 16; ++i) {
+        command[0] = i == 5 ? 0xB1 : 0x5A;
+        command[1] = static_cast<std::uint8_t>(i);
+        ASSERT_EQ(rs_ring_write(f.commands.get(), command.data(), command.size()), RS_OK) << i;
+    }
+    command[0] = 0x5A;
+    command[1] = 16;
+    ASSERT_EQ(rs_ring_write(f.commands.get(), command.data(), command.size()), RS_FULL) << "sixteen fill the ring";
+    ASSERT_EQ(f.start(), RS_OK);
+    const rs_result written = rs_ring_write_wait(f.commands.get(), command.data(), command.size(), kWaitNs);
+    state.more_written.store(true);
+    EXPECT_EQ(written, RS_OK) << "the worker held the whole batch's room while it processed the batch";
+    ASSERT_TRUE(f.eventually([&] { return f.host.events.load() == 17; })) << f.host.events.load();
+    EXPECT_FALSE(state.waited_in_vain.load());
+    EXPECT_EQ(f.host.bytes.load(), 17u * 4000u);
+}
+
 // ---- allocation -----------------------------------------------------------------------
 
 TEST(SidecarAllocation, TheHotPathAllocatesNothing) {

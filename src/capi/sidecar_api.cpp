@@ -157,8 +157,8 @@ rs_result rs_host_dispatch_events(rs_ring_t* handle, const rs_host_vtable* vtabl
         status = ring->consumer.peek_batch(std::span<RecordSpan>(spans, want), count);
         return status != RingStatus::kEmpty;
     };
-    const WaitResult waited = wait_until(ring->wait.strategy(), data_words(*ring->consumer.view().control),
-                                         deadline_after(timeout_ns), ready);
+    const WaitResult waited = wait_for(ring->wait.strategy(), data_words(*ring->consumer.view().control),
+                                       timeout_ns, ready);
     if (waited == WaitResult::kTimeout) return RS_TIMEOUT;
     if (status != RingStatus::kOk) return ring_result(status, *ring, "rs_host_dispatch_events");
     for (std::uint32_t i = 0; i < count; ++i) vtable->on_event(spans[i].data, spans[i].length, vtable->user);

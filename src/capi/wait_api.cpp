@@ -78,8 +78,8 @@ rs_result rs_ring_wait_readable(rs_ring_t* handle, uint64_t timeout_ns) {
         status = ring->consumer.try_peek(span);
         return status != RingStatus::kEmpty;
     };
-    const WaitResult result = wait_until(ring->wait.strategy(), data_words(*ring->consumer.view().control),
-                                         deadline_after(timeout_ns), ready);
+    const WaitResult result = wait_for(ring->wait.strategy(), data_words(*ring->consumer.view().control),
+                                         timeout_ns, ready);
     if (result == WaitResult::kReady && status != RingStatus::kOk) {
         return ring_result(status, *ring, "rs_ring_wait_readable");
     }
@@ -96,8 +96,8 @@ rs_result rs_ring_write_wait(rs_ring_t* handle, const void* data, size_t length,
         status = ring->producer.try_write(data, static_cast<std::uint32_t>(length));
         return status != RingStatus::kFull;
     };
-    const WaitResult result = wait_until(ring->wait.strategy(), space_words(*ring->producer.view().control),
-                                         deadline_after(timeout_ns), ready);
+    const WaitResult result = wait_for(ring->wait.strategy(), space_words(*ring->producer.view().control),
+                                         timeout_ns, ready);
     if (result == WaitResult::kTimeout) return RS_TIMEOUT;
     if (status == RingStatus::kOk) notify_peer(*ring);
     return ring_result(status, *ring, "rs_ring_write_wait");
@@ -115,8 +115,8 @@ rs_result rs_ring_reserve_wait(rs_ring_t* handle, size_t length, void** out_data
         status = ring->producer.try_reserve(static_cast<std::uint32_t>(length), span);
         return status != RingStatus::kFull;
     };
-    const WaitResult result = wait_until(ring->wait.strategy(), space_words(*ring->producer.view().control),
-                                         deadline_after(timeout_ns), ready);
+    const WaitResult result = wait_for(ring->wait.strategy(), space_words(*ring->producer.view().control),
+                                         timeout_ns, ready);
     if (result == WaitResult::kTimeout) return RS_TIMEOUT;
     if (status == RingStatus::kOk) *out_data = span.data();
     return ring_result(status, *ring, "rs_ring_reserve_wait");

@@ -104,6 +104,28 @@ public:
         return RingStatus::kOk;
     }
 
+    // Releases the oldest `records` records of the last peek, `last` being the
+    // last of them (a span that peek returned), and keeps the rest peeked: a
+    // consumer working through a batch hands room back as it goes.
+    [[nodiscard]] RingStatus release_through(const RecordSpan& last, std::uint32_t records) {
+        if (records == 0 || records > peeked_) return RingStatus::kNothingPending;
+        if (records == peeked_) return release();
+        const std::uint64_t offset =
+            static_cast<std::uint64_t>(last.data - view_.data) - layout::kRecordHeaderBytes;
+        // Distance from the cursor, modulo capacity: padding may sit in between.
+        const std::uint64_t position = cursor_ + ((offset - view_.offset_of(cursor_)) & (view_.capacity - 1));
+        cursor_ = position + view_.record_total(last.length);
+        released_records_ += records;
+        peeked_ -= records;
+        // relaxed is enough: statistics for the inspector only.
+        std::atomic_ref<std::uint64_t>(view_.control->records_released)
+            .store(released_records_, std::memory_order_relaxed);
+        // SYNC: release-space. release: our reads of these payloads are done
+        // before the producer may overwrite them.
+        std::atomic_ref<std::uint64_t>(view_.control->read_position).store(cursor_, std::memory_order_release);
+        return RingStatus::kOk;
+    }
+
     // Copying convenience: copies the oldest record into `buffer` and releases
     // it. If the buffer is too small, returns kTooLarge, sets `length` to the
     // size needed and keeps the record.

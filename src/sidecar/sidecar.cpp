@@ -277,12 +277,25 @@ std::uint32_t Sidecar::do_work() {
         return 0;
     }
     if (count == 0) return 0;
+    // Room goes back to the producer as soon as an eighth of the ring has been
+    // processed, not after the whole batch: a producer of large records would
+    // otherwise stall while the batch is processed.
+    const std::uint64_t release_every = command_view_.capacity / 8;
+    std::uint64_t unreleased = 0;
+    std::uint32_t released = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
         if (abandoned() || discarding()) {
             commands_discarded_.fetch_add(count - i, std::memory_order_relaxed);
             break;
         }
         process(spans_[i]);
+        unreleased += command_view_.record_total(spans_[i].length);
+        if (unreleased >= release_every && i + 1 < count) {
+            (void)consumer_.release_through(spans_[i], i + 1 - released);
+            released = i + 1;
+            unreleased = 0;
+            notify(space_words(*command_view_.control), command_wait_.peer());
+        }
     }
     (void)consumer_.release();
     notify(space_words(*command_view_.control), command_wait_.peer());
@@ -297,8 +310,7 @@ void Sidecar::idle(std::uint32_t work) {
         return commit_word(command_view_, consumer_.cursor()).load(std::memory_order_acquire) != 0 ||
                stop_requested();
     };
-    (void)wait_until(command_wait_.strategy(), data_words(*command_view_.control), deadline_after(kIdleSliceNs),
-                     ready, &parked);
+    (void)wait_for(command_wait_.strategy(), data_words(*command_view_.control), kIdleSliceNs, ready, &parked);
     if (parked != 0) parks_.fetch_add(parked, std::memory_order_relaxed);
 }
 
@@ -341,8 +353,7 @@ void Sidecar::emit(const void* data, std::size_t length) {
                 status = producer_.try_write(data, static_cast<std::uint32_t>(length));
                 return status != RingStatus::kFull || abandoned() || discarding();
             };
-            (void)wait_until(event_wait_.strategy(), space_words(*event_view_.control), deadline_after(kIdleSliceNs),
-                             ready, &parked);
+            (void)wait_for(event_wait_.strategy(), space_words(*event_view_.control), kIdleSliceNs, ready, &parked);
             if (parked != 0) parks_.fetch_add(parked, std::memory_order_relaxed);
         }
         if (status == RingStatus::kCorrupt) {

@@ -125,6 +125,16 @@ template <typename Ready>
 [[nodiscard]] WaitResult wait_until(const WaitStrategy& strategy, NotifyWords words, std::uint64_t deadline_ns,
                                     Ready&& ready, std::uint64_t* parked = nullptr);
 
+// wait_until with a timeout: ready() is tried first, and the clock is read
+// (deadline = now + timeout_ns) only when the caller is about to wait, so a
+// call that finds its record or room at once costs no clock read.
+template <typename Ready>
+[[nodiscard]] WaitResult wait_for(const WaitStrategy& strategy, NotifyWords words, std::uint64_t timeout_ns,
+                                  Ready&& ready, std::uint64_t* parked = nullptr) {
+    if (ready()) return WaitResult::kReady;
+    return wait_until(strategy, words, deadline_after(timeout_ns), ready, parked);
+}
+
 // ---------------------------------------------------------------------------
 
 namespace detail {
