@@ -42,13 +42,15 @@ namespace ringside::runner {
 using peers::Io;
 using Verdict = SequenceChecker::Verdict;
 
-// A deliberate fault, for proving that validation catches it (--inject).
+// A deliberate fault, for proving that validation catches it (--inject), or
+// a deliberate slowdown, for proving that a comparison catches it (kSlow:
+// the host spins `seq` nanoseconds before every send, measured time included).
 struct Fault {
-    enum class Kind { kNone, kLoss, kDuplicate, kCorrupt, kReorder };
+    enum class Kind { kNone, kLoss, kDuplicate, kCorrupt, kReorder, kSlow };
     Kind kind = Kind::kNone;
-    std::uint64_t seq = 0;
+    std::uint64_t seq = 0;  // the message to spoil; for kSlow the delay in ns
 };
-// "loss:N", "dup:N", "corrupt:N", "reorder:N" (N >= 1).
+// "loss:N", "dup:N", "corrupt:N", "reorder:N" (N >= 1), "slow:NS" (NS >= 1).
 bool parse_fault(const std::string& text, Fault& out, std::string& error);
 
 // Waits by retrying `attempt` with a spin-family strategy (busy_spin,

@@ -78,7 +78,8 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
     // intended 0: now (closed loop, throughput), so both stamps are one clock read.
     // blocking: waits for room, taking replies meanwhile; otherwise kRetry when full.
     auto transmit = [&](std::uint64_t seq, std::uint64_t intended, bool blocking) -> Io {
-        const bool faulty = fault.kind != Fault::Kind::kNone && fault.kind != Fault::Kind::kReorder && seq == fault.seq;
+        const bool faulty = fault.kind != Fault::Kind::kNone && fault.kind != Fault::Kind::kReorder &&
+                            fault.kind != Fault::Kind::kSlow && seq == fault.seq;
         const int copies = faulty && fault.kind == Fault::Kind::kLoss ? 0 : faulty && fault.kind == Fault::Kind::kDuplicate ? 2 : 1;
         const bool corrupt = faulty && fault.kind == Fault::Kind::kCorrupt;
         auto fill = [&](std::byte* dst) {
@@ -90,6 +91,11 @@ HostOutcome run_host(Port& port, const HostSetup& setup) {
             recorder.stamp(seq, intended == 0 ? now : intended, now);
         };
         stamp();
+        if (fault.kind == Fault::Kind::kSlow) {
+            const std::uint64_t until = clock.now() + clock.from_ns(static_cast<double>(fault.seq));
+            while (clock.now() < until) {
+            }
+        }
         for (int copy = 0; copy < copies; ++copy) {
             const std::uint64_t deadline = clock.now() + patience;
             for (;;) {

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     app.add_option("--spec", spec_path, "scenario JSON file ('-': stdin); flags override its fields");
     app.add_option("-o,--output", output, "result prefix: writes PREFIX.json, PREFIX.hgrm, PREFIX.hlog");
     app.add_option("--clock", clock_name, "force the clock: tsc or monotonic (default: tsc when invariant)");
-    app.add_option("--inject", inject, "test mode: a deliberate fault loss:N, dup:N, corrupt:N or reorder:N");
+    app.add_option("--inject", inject, "test mode: a deliberate fault loss:N, dup:N, corrupt:N or reorder:N, or slow:NS (spin NS ns before every send)");
     app.add_flag("--print-spec", print_spec, "print the effective scenario (defaults filled in) and exit");
     app.add_flag("--validate-only", validate_only, "check the scenario and exit: 0 valid, 2 rejected");
     std::map<std::string, std::string> given;

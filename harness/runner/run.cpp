@@ -484,8 +484,10 @@ bool parse_fault(const std::string& text, Fault& out, std::string& error) {
         out.kind = Fault::Kind::kCorrupt;
     } else if (kind == "reorder") {
         out.kind = Fault::Kind::kReorder;
+    } else if (kind == "slow") {
+        out.kind = Fault::Kind::kSlow;
     } else {
-        error = "unknown fault '" + kind + "' (loss, dup, corrupt, reorder)";
+        error = "unknown fault '" + kind + "' (loss, dup, corrupt, reorder, slow)";
         return false;
     }
     out.seq = seq;
