@@ -1,46 +1,22 @@
 // The controller's view of agents: liveness (pid + start time), recovery of
 // a dead or closed agent's rings, and the session blocks of each lane file.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "tracer/controller.hpp"
 #include "tracer/shared_fields.hpp"
 
 namespace ringside::trace {
 namespace {
 
-// Alive, not a zombie, and started when the claim says: one read of
-// /proc/<pid>/stat (field 3 is the state, field 22 the start time).
+// Alive, not a zombie (process_exited: a killed agent not yet reaped holds
+// nothing), and started when the claim says (the low 32 bits of its start ticks).
 bool process_matches(std::int32_t pid, std::uint32_t ticks_low) {
-    if (pid <= 0) return false;
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    char text[1024];
-    const ssize_t got = ::read(fd, text, sizeof text - 1);
-    ::close(fd);
-    if (got <= 0) return false;
-    text[got] = '\0';
-    // The command name (field 2) may hold spaces and ')': skip to the last ')'.
-    const char* cursor = std::strrchr(text, ')');
-    if (cursor == nullptr || cursor[1] != ' ') return false;
-    const char state = cursor[2];
-    if (state == 'Z' || state == 'X' || state == 'x') return false;
-    cursor += 2;
-    for (int field = 3; field < 22; ++field) {
-        cursor = std::strchr(cursor, ' ');
-        if (cursor == nullptr) return false;
-        ++cursor;
-    }
-    return (std::strtoull(cursor, nullptr, 10) & 0xFFFF'FFFFull) == ticks_low;
+    if (pid <= 0 || process_exited(pid)) return false;
+    const std::uint64_t ticks = process_start_ticks(pid);
+    return ticks != 0 && (ticks & 0xFFFF'FFFFull) == ticks_low;
 }
 
 }  // namespace
