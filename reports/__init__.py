@@ -18,11 +18,11 @@ def compare(base_dir, cand_dir, out_dir, fail_on_regression=False, thresholds=No
 def history(run_dirs, out_dir):
     """The nightly history of run folders (oldest first): history.html and history.md into out_dir.
 
-    Returns the history.History (its regressions() fail a nightly job).
+    Returns the nightly_history.History (its regressions() fail a nightly job).
     """
     from pathlib import Path
 
-    from .history import analyse
+    from .nightly_history import analyse
     from .history_page import markdown, render_history
     result = analyse(run_dirs)
     Path(out_dir).mkdir(parents=True, exist_ok=True)

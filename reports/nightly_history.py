@@ -3,7 +3,7 @@
 Headline metrics of a release timing scenario: p50 and p99 for closed and
 open loops, msg/s for throughput. Floors are kept as the machine's series: a
 ringside change that coincides (within a night) with a floor moving the same
-way is the machine's, never a regression.
+way (worse or better) is the machine's, never a regression.
 """
 
 import math
@@ -117,9 +117,8 @@ def headline_series(nights):
 
 
 def _machine(finding, floor_findings):
-    sign = math.copysign(1, finding.change.change)
-    return any(abs(f.change.start - finding.change.start) <= 1 and math.copysign(1, f.change.change) == sign
-               for f in floor_findings)
+    """A floor got worse (or better) within a night of it: the machine changed, not ringside."""
+    return any(abs(f.change.start - finding.change.start) <= 1 and f.worse == finding.worse for f in floor_findings)
 
 
 def analyse(run_dirs):
