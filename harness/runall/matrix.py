@@ -62,6 +62,8 @@ def stable_hash(params):
 def slug(p):
     """A readable name made only of the parameters (so it is as stable as the hash)."""
     parts = [p["queue"], "proc" if p["transport"] == "processes" else "thr"]
+    if p.get("host_kind", "cpp") != "cpp":
+        parts.append(f"{p['host_kind']}host")
     if p["backing"] == "file":
         parts.append("file")
     if p["delivery"] == "ring" and p["transport"] == "threads":

@@ -226,10 +226,11 @@ def test_shipped_scenario_files_load(name):
     assert scenarios and len({s.id for s in scenarios}) == len(scenarios)
 
 
-def test_default_is_a_pruned_design_of_30_to_40_scenarios():
+def test_default_is_a_pruned_design_of_30_to_50_scenarios():
+    # Issue 5 asked for 30-40; issue 10's python-host group (host x payload x wait, 8 scenarios) came on top.
     scenarios = matrix.load(ROOT / "scenarios" / "default.toml", cpus=CPUS)
     runs = sum(s.repetitions for s in scenarios)
-    assert 30 <= len(scenarios) <= 40 and 150 <= runs <= 200
+    assert 30 <= len(scenarios) <= 50 and 150 <= runs <= 250
     assert {s.params["payload_bytes"] for s in scenarios} >= {8, 65536}
     waits = {s.params["host.wait.kind"] for s in scenarios if s.params["queue"] == "ringside"}
     assert waits >= {"busy_spin", "spin_pause", "yield", "sleep", "futex", "eventfd", "hybrid"}
