@@ -25,7 +25,7 @@ BUILD = ("cmake", "make", "g++", "clang", "libclang-rt-14-dev",  # clang's TSan 
          "libreaderwriterqueue-dev",                       # the moodycamel peer
          "default-jre-headless", "libhdrhistogram-java",   # the runner's .hlog check
          "zlib1g-dev", "ccache")                            # .hlog compression; cached rebuilds of 4 variants
-PYTEST = ("python3-pytest",)  # tests/python, run with /usr/bin/python3
+PYTEST = ("python3-pytest", "python3-yaml")  # tests/python, run with /usr/bin/python3 (yaml: ci/nightly.yml)
 REPORT = ("python3-matplotlib", "python3-numpy", "python3-scipy", "python3-jinja2")
 # Python modules a command imports in this interpreter, and the Debian package of each.
 MODULES = {"matplotlib": "python3-matplotlib", "numpy": "python3-numpy", "scipy": "python3-scipy",

@@ -4,7 +4,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from . import jobs, nightstore, store, verdict
+from . import jobs, nightstore, shard, store, verdict
 
 SCENARIOS = store.ROOT / "scenarios"
 TIMING_FILE = SCENARIOS / "nightly.toml"
@@ -62,10 +62,12 @@ def job(args):
     if repetitions is not None and not 1 <= repetitions <= 100:
         raise ValueError("--repetitions must be 1..100")
     shard_text = getattr(args, "shard", None)
-    from . import shard
+    split = shard.parse(shard_text) if shard_text else None
     return jobs.Job(parts=parts, repetitions=repetitions, pattern=getattr(args, "filter", None),
-                    shard=shard.parse(shard_text) if shard_text else None, out=getattr(args, "out", None),
-                    microbench=not getattr(args, "no_microbench", False), microbench_quick=False,
+                    shard=split, out=getattr(args, "out", None),
+                    # microbenchmarks once per night: on the first shard (merge keeps the shard that has them)
+                    microbench=not getattr(args, "no_microbench", False) and (split is None or split[0] == 1),
+                    microbench_quick=False,
                     verbose=getattr(args, "verbose", False), build=not getattr(args, "no_build", False))
 
 
