@@ -132,6 +132,7 @@ rs_result rs_region_stats_json(rs_region_t* handle, char** out_json) {
         .field("record_align", std::uint64_t{header.record_align})
         .field("max_payload", layout::max_payload(header.ring_capacity))
         .field("creator_pid", std::int64_t{header.creator_pid})
+        .field("creator_start_ticks", header.creator_start_ticks)
         .field("creator_alive", process_alive(header.creator_pid, header.creator_start_ticks))
         .field("is_creator", region->is_creator())
         .field("epoch", header.epoch)

@@ -92,7 +92,10 @@ rs_result ring_stats_json(Region& region, std::uint32_t index, const char* role,
         .field("pending_payload_bytes", scanned ? scan.payload_bytes : std::uint64_t{0})
         .field("snapshot_exact", scanned)
         .field("producer_pid", load_pid(control.producer_claim))
-        .field("consumer_pid", load_pid(control.consumer_claim));
+        .field("consumer_pid", load_pid(control.consumer_claim))
+        // relaxed is enough: a display snapshot; a holder's liveness is re-read from /proc.
+        .field("producer_alive", claim_holder_alive(load(control.producer_claim)))
+        .field("consumer_alive", claim_holder_alive(load(control.consumer_claim)));
     *out_json = json.finish();
     if (*out_json == nullptr) return fail(RS_ERR_NO_MEMORY, "%s: out of memory", function);
     return RS_OK;

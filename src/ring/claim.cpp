@@ -35,9 +35,11 @@ std::uint64_t make_claim(std::int32_t pid, std::uint64_t start_ticks) {
     return (start_ticks << 32) | static_cast<std::uint32_t>(pid);
 }
 
+}  // namespace
+
 // A claim's holder is alive when its pid exists and started at the recorded
 // time (the low 32 bits of the start ticks tell a reused pid).
-bool holder_alive(std::uint64_t claim) {
+bool claim_holder_alive(std::uint64_t claim) {
     const std::int32_t pid = claim_pid(claim);
     if (pid <= 0) return false;
     if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
@@ -47,8 +49,6 @@ bool holder_alive(std::uint64_t claim) {
     if (ticks == 0) return true;
     return (ticks & 0xFFFF'FFFFu) == (claim >> 32);
 }
-
-}  // namespace
 
 rs_result claim_role(const RingView& view, rs_role role, const char* region_name, std::uint32_t index) {
     ClaimFields fields = fields_for(view, role);
@@ -62,7 +62,7 @@ rs_result claim_role(const RingView& view, rs_role role, const char* region_name
             return fail(RS_BUSY, "ring %u of region '%s' already has a %s in this process", index, region_name,
                         role_name(role));
         }
-        if (holder != 0 && holder_alive(holder)) {
+        if (holder != 0 && claim_holder_alive(holder)) {
             return fail(RS_BUSY, "ring %u of region '%s' already has a %s: live process %d", index, region_name,
                         role_name(role), claim_pid(holder));
         }

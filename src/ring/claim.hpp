@@ -15,6 +15,10 @@ namespace ringside {
 rs_result claim_role(const RingView& view, rs_role role, const char* region_name, std::uint32_t index);
 void release_role(const RingView& view, rs_role role);
 
+// True when the claim's holder still runs: its pid exists, is not a zombie,
+// and started at the time the claim records. False for a free claim.
+bool claim_holder_alive(std::uint64_t claim);
+
 // The pid part of a claim word (0 when free).
 inline std::int32_t claim_pid(std::uint64_t claim) { return static_cast<std::int32_t>(claim & 0xFFFF'FFFFu); }
 
