@@ -14,9 +14,10 @@ namespace {
 const std::string& scratch() {
     // Never destroyed: the cleanup below runs at exit and still needs it.
     static const std::string& dir = *new std::string([] {
-        char pattern[] = "/tmp/rsfuzz.capi.XXXXXX";
-        if (::mkdtemp(pattern) == nullptr) std::abort();
-        return std::string(pattern);
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp") + "/rsfuzz.capi.XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+        return pattern;
     }());
     return dir;
 }

@@ -121,6 +121,11 @@ def main():
     for flags in (0, 1, 3):
         write("fuzz_trace_reader", f"lane-flags{flags}",
               bytes([flags]) + struct.pack("<QQH", 0, 1 << 62, len(idx)) + idx + lane)
+    # Regression: two records claiming seq 2^39 made the reader's verifier ask for 64 GiB.
+    header = lane[:128]
+    events = b"".join(record(struct.pack("<QII", 1000 + i, 3, 0xFFFFFFFF)) for i in range(2))
+    big = header + block(1, events, window=1, records=2, first_seq=1 << 39, last_seq=(1 << 39) + 1)
+    write("fuzz_trace_reader", "regression-seq-2e39", bytes([0]) + struct.pack("<QQH", 0, 0, 0) + big)
     for i in range(4):
         write("fuzz_capi", f"program-{i}", bytes(rng.randrange(256) for _ in range(256 << i)))
 

@@ -58,17 +58,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     for (std::uint64_t offset = 0; offset + layout::kRecordHeaderBytes <= capacity; offset += align) {
         const std::uint32_t commit = commit_word(view, offset).load(std::memory_order_relaxed);
         const DecodedRecord record = decode_record(view, offset, commit);
-        if (record.status == RingStatus::kOk) {
-            if (record.total == 0 || offset + record.total > capacity) rsfuzz::broken("an accepted record runs past the end");
-            if (!record.padding) {
-                expect_inside(view, data.get() + offset + layout::kRecordHeaderBytes, record.length);
-                touch(data.get() + offset + layout::kRecordHeaderBytes, record.length);
-            }
+        // Reading every payload byte of an accepted record: ASan reports a
+        // record that runs past the heap block (no mirror of the checks here).
+        if (record.status == RingStatus::kOk && !record.padding) {
+            touch(data.get() + offset + layout::kRecordHeaderBytes, record.length);
         }
     }
 
     const ScanResult scan = scan_committed(view, start);
-    if (scan.end - start > capacity) rsfuzz::broken("scan_committed went past one lap");
+    if (scan.status == RingStatus::kOk && scan.end - start >= capacity) rsfuzz::broken("scan_committed accepted a full lap");
 
     // The consumer, from the persisted position: peek, read every byte, release.
     Consumer consumer;

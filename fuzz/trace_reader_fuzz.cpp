@@ -22,10 +22,10 @@ namespace {
 const std::string& directory() {
     // Never destroyed: the cleanup below runs at exit and still needs it.
     static const std::string& dir = *new std::string([] {
-        char pattern[] = "/tmp/rsfuzz.reader.XXXXXX";
-        const char* made = ::mkdtemp(pattern);
-        if (made == nullptr) std::abort();
-        return std::string(made);
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp") + "/rsfuzz.reader.XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+        return pattern;
     }());
     return dir;
 }

@@ -54,6 +54,9 @@ CANARY_AUTO_S = 120                      # sessions this long run the canary by 
 COMMON_ARGS = ["-print_final_stats=1", "-rss_limit_mb=2048", "-timeout=20", "-close_fd_mask=1"]
 STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.MULTILINE)
 ARTIFACT = re.compile(r"(?:crash|leak|oom|timeout|slow-unit)-[0-9a-f]+")
+SCRATCH_ROOT = "/dev/shm"
+# Names the fuzzers give their shm objects and scratch folders: /rsfuzz.open.<pid>, /rshostile.<pid>.<n>, ...
+LEFTOVER = re.compile(r"^(rsfuzz\.[a-z]+|rshostile|rsfuzz-session)\.(\d+)(\..*)?$")
 
 
 def build_dir(repo_root):
@@ -128,7 +131,15 @@ def run_target(repo_root, name, args, seconds, out_dir, log, seeds=None, artifac
     cmd = [exe, f"-max_total_time={seconds}", *COMMON_ARGS, *args, f"-artifact_prefix={prefix}/{name}-",
            corpus, *([seed_dir] if seed_dir.is_dir() else [])]
     start = time.monotonic()
-    rc, text, ended = procs.run(cmd, cwd=out_dir, log=record["log"], deadline=start + seconds + 60, quiet=log is None)
+    # Scratch files in RAM: the reader and C API targets write files per input (8x faster than /tmp on ext4).
+    scratch = Path(SCRATCH_ROOT) / f"rsfuzz-session.{os.getpid()}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        rc, text, ended = procs.run(cmd, env={"TMPDIR": scratch}, cwd=out_dir, log=record["log"],
+                                    deadline=start + seconds + 60, quiet=log is None)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        clean_leftovers()
     record["seconds"] = round(time.monotonic() - start, 1)
     stats = {k: int(v) for k, v in STAT.findall(text)}
     record["executions"] = stats.get("number_of_executed_units", 0)
@@ -160,6 +171,7 @@ def run_hostile(repo_root, seconds, seed, out_dir, log):
     cmd = [exe, "--seconds", str(seconds), "--seed", str(seed), "--json", summary]
     start = time.monotonic()
     rc, _, ended = procs.run(cmd, cwd=out_dir, log=record["log"], deadline=start + seconds + 60, quiet=log is None)
+    clean_leftovers()
     record["seconds"] = round(time.monotonic() - start, 1)
     data = json.loads(summary.read_text()) if summary.exists() else {}
     record["executions"] = int(data.get("operations", 0))
@@ -192,6 +204,37 @@ def run_canary(repo_root, out_dir, log, limit=CANARY_LIMIT_S):
     _say(log, f"fuzz: canary {CANARY}: " + (f"caught in {record['seconds']} s" if caught
                                               else f"NOT caught within {limit} s"))
     return out
+
+
+def clean_leftovers(places=(SCRATCH_ROOT, "/tmp")):
+    """Removes shm objects and scratch folders of fuzzers whose process is gone (their names carry the pid)."""
+    removed = []
+    for place in places:
+        try:
+            names = os.listdir(place)
+        except OSError:
+            continue
+        for name in names:
+            match = LEFTOVER.match(name)
+            if not match or _alive(int(match.group(2))):
+                continue
+            path = Path(place) / name
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(str(path))
+    return removed
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _say(log, line):

@@ -92,8 +92,14 @@ bool for_each_record(const std::vector<std::uint8_t>& data, std::uint64_t capaci
 }
 
 struct Verifier {
+    // Sequence numbers remembered for duplicate detection, from the first
+    // one seen: at most this many (128 MiB of bits), whatever the file says.
+    static constexpr std::uint64_t kTracked = std::uint64_t{1} << 30;
+
     SessionReport report;
     std::uint64_t expected = 0;
+    std::uint64_t base = 0;  // seq of seen[0]: 0, or the first seq when that is beyond kTracked
+    bool based = false;
     std::vector<bool> seen;
     bool verifying = true;
 
@@ -112,7 +118,7 @@ struct Verifier {
             report.lost_unexplained += seq - expected;
             remember(seq);
             expected = seq + 1;
-        } else if (seq < seen.size() && seen[seq]) {
+        } else if (was_seen(seq)) {
             ++report.duplicates;
         } else {
             ++report.out_of_order;
@@ -148,9 +154,21 @@ struct Verifier {
             expected = end.seq_next;
         }
     }
+    // The vector grows with the span of sequence numbers actually seen, never
+    // with a number a (corrupt) file makes up: a lane file of two records
+    // claiming seq 2^39 used to ask for 64 GiB here.
     void remember(std::uint64_t seq) {
-        if (seq >= seen.size()) seen.resize(std::max<std::uint64_t>(seq + 1, seen.size() * 2), false);
-        seen[seq] = true;
+        if (!based) {
+            base = seq < kTracked ? 0 : seq;  // sessions start near 0: index by seq itself then
+            based = true;
+        }
+        if (seq < base || seq - base >= kTracked) return;  // outside the tracked span: counted, not remembered
+        const std::uint64_t index = seq - base;
+        if (index >= seen.size()) seen.resize(std::min(kTracked, std::max<std::uint64_t>(index + 1, seen.size() * 2)), false);
+        seen[index] = true;
+    }
+    [[nodiscard]] bool was_seen(std::uint64_t seq) const {
+        return based && seq >= base && seq - base < seen.size() && seen[seq - base];
     }
     SessionReport finish() {
         report.next_seq = expected;
@@ -289,7 +307,8 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
             report.errors.push_back(path + ": bad block header at offset " + std::to_string(offset));
             break;
         }
-        if (h.data_bytes > file.size() - offset - h.header_bytes) {
+        // Two checks, so that a huge header_bytes cannot wrap the subtraction.
+        if (h.header_bytes > file.size() - offset || h.data_bytes > file.size() - offset - h.header_bytes) {
             report.errors.push_back(path + ": block at offset " + std::to_string(offset) + " runs past the end");
             break;
         }
