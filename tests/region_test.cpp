@@ -113,7 +113,7 @@ TEST_P(RegionLifecycle, CreatingAnExistingNameFailsWithExistsAndLeavesItAlone) {
     ASSERT_EQ(rstest::create_region(name, options(), first), RS_OK);
     RegionPtr second;
     EXPECT_EQ(rstest::create_region(name, options(), second), RS_ERR_EXISTS);
-    EXPECT_STRNE(rs_last_error_message(), "");
+    EXPECT_TRUE(contains(rs_last_error_message(), "open it, or unlink it")) << rs_last_error_message();
     EXPECT_TRUE(Scratch::exists(backing(), name)) << "the failed create did not unlink the existing one";
     RegionPtr opener;
     ASSERT_EQ(rstest::open_region(name, options(), opener), RS_OK);
@@ -125,6 +125,7 @@ TEST_P(RegionLifecycle, OpeningOrUnlinkingAMissingNameFailsWithNotFound) {
     RegionPtr region;
     EXPECT_EQ(rstest::open_region(name, options(), region), RS_ERR_NOT_FOUND);
     EXPECT_TRUE(contains(rs_last_error_message(), name)) << rs_last_error_message();
+    EXPECT_TRUE(contains(rs_last_error_message(), "create it first")) << rs_last_error_message();
     EXPECT_EQ(rs_region_unlink(name.c_str(), backing()), RS_ERR_NOT_FOUND);
     EXPECT_STRNE(rs_last_error_message(), "");
 }
@@ -172,6 +173,16 @@ TEST_P(RegionLifecycle, ANewRegionHasMode0600AndExactlyTheRequestedMode) {
     EXPECT_EQ(info.st_mode & 07777, 0600u);
     EXPECT_TRUE(S_ISREG(info.st_mode));
 
+    // Nothing is world-writable by default, even under a umask of 0.
+    const mode_t before = ::umask(0);
+    const std::string open_umask = scratch_.name(backing(), "umask0");
+    RegionPtr region_umask0;
+    const rs_result made = rstest::create_region(open_umask, options(), region_umask0);
+    ::umask(before);
+    ASSERT_EQ(made, RS_OK);
+    ASSERT_EQ(::stat(Scratch::backing_path(backing(), open_umask).c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0600u);
+
     // The umask neither narrows nor widens the requested mode.
     const mode_t saved = ::umask(0077);
     rs_region_options shared = options();
@@ -183,6 +194,32 @@ TEST_P(RegionLifecycle, ANewRegionHasMode0600AndExactlyTheRequestedMode) {
     ASSERT_EQ(created, RS_OK);
     ASSERT_EQ(::stat(Scratch::backing_path(backing(), other).c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 07777, 0640u);
+}
+
+// Another user (root drops to nobody; anyone else loses the bits) cannot
+// open a 0600 region: RS_ERR_PERMISSION, and the message says what to do.
+TEST_P(RegionLifecycle, AnOpenerWithoutPermissionGetsPermissionAndAHint) {
+    const std::string name = scratch_.name(backing(), "private");
+    RegionPtr region;
+    ASSERT_EQ(rstest::create_region(name, options(), region), RS_OK);
+    const std::string path = Scratch::backing_path(backing(), name);
+    if (::geteuid() != 0) {
+        ASSERT_EQ(::chmod(path.c_str(), 0), 0);
+    }
+    const rs_backing kind = backing();
+    const pid_t child = rstest::fork_child([&] {
+        if (::geteuid() == 0 && ::setuid(65534) != 0) return 10;  // nobody
+        rs_region_options open_options;
+        rs_region_options_init(&open_options);
+        open_options.backing = kind;
+        rs_region_t* opened = nullptr;
+        const rs_result result = rs_region_open(name.c_str(), &open_options, &opened);
+        if (opened != nullptr) rs_region_destroy(opened);
+        if (result != RS_ERR_PERMISSION) return 11;
+        return std::string(rs_last_error_message()).find("no permission") != std::string::npos ? 0 : 12;
+    });
+    EXPECT_EQ(rstest::wait_child(child), 0) << "10: setuid failed, 11: not RS_ERR_PERMISSION, 12: no hint";
+    ::chmod(path.c_str(), 0600);
 }
 
 TEST_P(RegionLifecycle, OpenIgnoresTheGeometryOptionsAndReadsTheHeader) {
@@ -563,6 +600,7 @@ TEST_F(RegionFile, AnOpenerValidatesEveryHeaderField) {
         {"older layout major version", RS_FIELD(layout_major), 0, RS_ERR_VERSION_MISMATCH},
         {"next layout minor version is fine", RS_FIELD(layout_minor), layout::kLayoutMinor + 1u, RS_OK},
         {"header_bytes too small", RS_FIELD(header_bytes), 8, RS_ERR_CORRUPT},
+        {"header_bytes larger than the mapping", RS_FIELD(header_bytes), size * 2, RS_ERR_CORRUPT},
         {"total_bytes larger than the file", RS_FIELD(total_bytes), size + 4096, RS_ERR_CORRUPT},
         {"total_bytes smaller than the file", RS_FIELD(total_bytes), size - 4096, RS_ERR_CORRUPT},
         {"capacity not a power of two", RS_FIELD(ring_capacity), 3 * 4096, RS_ERR_CORRUPT},

@@ -68,6 +68,21 @@ int unlink_backing(const char* name, rs_backing backing) {
     return backing == RS_BACKING_SHM ? ::shm_unlink(name) : ::unlink(name);
 }
 
+// What to do about a failed open or create, for the error message.
+const char* open_hint(int err, bool creating) {
+    switch (err) {
+        case ENOENT: return creating ? "the folder does not exist: create it first"
+                                     : "no such region: create it first, or check the name and the backing";
+        case EEXIST: return "a region of that name exists: open it, or unlink it if its creator is dead "
+                            "(ringside-inspect --cleanup-stale)";
+        case EACCES:
+        case EPERM: return "no permission: run as its owner, or have the creator share it (rs_region_options.mode)";
+        case ENAMETOOLONG: return "the name is too long for the file system";
+        case ENOTDIR: return "a part of the path is not a folder";
+        default: return "see the system error";
+    }
+}
+
 int open_backing(const char* name, rs_backing backing, int flags, mode_t mode) {
     if (backing == RS_BACKING_SHM) return ::shm_open(name, flags, mode);
     return ::open(name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -259,8 +274,8 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
     if (fd < 0) {
         const int err = errno;
         counted_delete(region);
-        return fail_errno(result_from_errno(err), err, "cannot create %s region '%s'", backing_name(options.backing),
-                          name);
+        return fail_errno(result_from_errno(err), err, "cannot create %s region '%s' (%s)",
+                          backing_name(options.backing), name, open_hint(err, true));
     }
     region->fd_ = fd;
     region->is_creator_ = true;  // from here on, destroying the half-built region unlinks it
@@ -322,9 +337,12 @@ rs_result Region::open(const char* name, const rs_region_options& options, Regio
     const int fd = open_backing(name, options.backing, O_RDWR, 0);
     if (fd < 0) {
         const int err = errno;
-        if (err == ELOOP) return fail(RS_ERR_PERMISSION, "refusing to open '%s': it is a symbolic link", name);
-        return fail_errno(result_from_errno(err), err, "cannot open %s region '%s'", backing_name(options.backing),
-                          name);
+        if (err == ELOOP) {
+            return fail(RS_ERR_PERMISSION, "refusing to open '%s': it is a symbolic link (open the file it points to)",
+                        name);
+        }
+        return fail_errno(result_from_errno(err), err, "cannot open %s region '%s' (%s)", backing_name(options.backing),
+                          name, open_hint(err, false));
     }
     struct stat info {};
     if (::fstat(fd, &info) != 0) {
