@@ -17,6 +17,9 @@ def add_parsers(sub, selection):
     nightly = sub.add_parser("nightly", help="nightly.toml with repetitions, sanitize.toml under every checker, "
                                              "the canaries, full microbenchmarks; the verdict against a baseline")
     selection(nightly, None)
+    for action in nightly._actions:
+        if action.dest == "scenarios":
+            action.help = "one scenario file instead of nightly.toml (release) and sanitize.toml (asan, tsan, valgrind)"
     nightly.add_argument("--out", metavar="DIR", help="run folder (default: a new night in --store, else "
                          "reports/runs/<UTC time>-<commit>)")
     nightly.add_argument("--store", metavar="DIR", help="results store: the run becomes a night in it, the newest "

@@ -1,7 +1,7 @@
 """ci/nightly.sh in quick mode, end to end: consecutive nights in one store, the real runner, the real verdict.
 
 Night 1 passes and becomes the baseline; night 2 runs with a seeded slowdown
-(RINGSIDE_RUNALL_INJECT=slow:20000: the runner spins 20 us before every send)
+(RINGSIDE_RUNALL_INJECT=slow:50000: the runner spins 50 us before every send)
 and must be flagged as a regression (exit 3); night 3 loses a message (loss:100)
 and must fail validation (exit 1) while still comparing with night 1, the last
 passing night. Needs the release build (`./run_all.py test` builds it first);
@@ -61,12 +61,12 @@ def test_a_seeded_slowdown_is_flagged_the_next_night_and_a_lost_message_fails(tm
     assert text.startswith("# ringside nightly") and ": PASS" in text.splitlines()[0], text
     assert "No baseline" in text
 
-    code, text, output = night(store, tmp_path, "night2", inject="slow:20000")
+    code, text, output = night(store, tmp_path, "night2", inject="slow:50000")
     first, second = nights_in(store)
     assert code == 3, output
     assert "REGRESSED" in text.splitlines()[0], text
     assert f"baseline: `{first.name}`" in text
-    assert "Test mode" in text and "slow:20000" in text
+    assert "Test mode" in text and "slow:50000" in text
     assert "| **regressed** |" in text  # the comparison's table names the slowed scenarios
     recorded = json.loads((second / "verdict.json").read_text())
     assert recorded["code"] == 3 and recorded["baseline"].endswith(first.name)
