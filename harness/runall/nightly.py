@@ -10,6 +10,7 @@ SCENARIOS = store.ROOT / "scenarios"
 TIMING_FILE = SCENARIOS / "nightly.toml"
 CHECKED_FILE = SCENARIOS / "sanitize.toml"
 CHECKED_VARIANTS = ["asan", "tsan", "valgrind"]
+FAULTS_FILE = SCENARIOS / "faults.toml"   # crash trials, bad inputs, fuzzing: the long version (harness/runall/faults.py)
 DEFAULT_STORE = store.REPORTS / "nightly"
 
 
@@ -71,7 +72,8 @@ def job(args):
                     # microbenchmarks once per night: on the first shard (merge keeps the shard that has them)
                     microbench=not getattr(args, "no_microbench", False) and (split is None or split[0] == 1),
                     microbench_quick=False,
-                    verbose=getattr(args, "verbose", False), build=not getattr(args, "no_build", False))
+                    verbose=getattr(args, "verbose", False), build=not getattr(args, "no_build", False),
+                    faults=[] if scenarios or (variants and "release" not in variants) else [FAULTS_FILE])
 
 
 def _positive(value, name):
@@ -79,8 +81,16 @@ def _positive(value, name):
         raise ValueError(f"{name} must be at least 1")
 
 
+def _check_baseline(path):
+    """ValueError unless `path` is a run folder (or its results.json): checked before a night is spent."""
+    if path and not (Path(path) / "results.json").is_file() and not (Path(path).is_file() and
+                                                                       Path(path).name == "results.json"):
+        raise ValueError(f"--baseline {path}: not a run folder (no results.json there)")
+
+
 def cmd_nightly(args):
     _positive(args.nights, "--nights")
+    _check_baseline(args.baseline)
     if args.out and args.store:
         raise ValueError("--out and --store: give one (a store names the night's folder itself)")
     night = nightstore.new_night(args.store) if args.store else None
@@ -100,6 +110,7 @@ def cmd_nightly(args):
 
 def cmd_verdict(args):
     _positive(args.nights, "--nights")
+    _check_baseline(args.baseline)
     if not args.run and not args.store:
         raise ValueError("verdict needs RUN or --store")
     run = Path(args.run) if args.run else (nightstore.nights(args.store) or [None])[-1]

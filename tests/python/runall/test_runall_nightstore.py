@@ -73,6 +73,8 @@ def test_a_store_that_is_a_file_is_a_usage_error(tmp_path):
     (["nightly", "--nights", "0"], "at least 1"),
     (["verdict"], "RUN or --store"),
     (["clean", "--store", "S"], "--keep N"),
+    (["nightly", "--baseline", "nowhere"], "not a run folder"),
+    (["verdict", "--store", "S", "--baseline", "nowhere"], "not a run folder"),
 ])
 def test_contradictory_or_missing_options_are_usage_errors(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
