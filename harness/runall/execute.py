@@ -38,7 +38,7 @@ def plan(pairs, override=None, history=None):
     for variant in VARIANTS:
         groups = {}
         for scenario, v in pairs:
-            if v == variant:
+            if v == variant and scenario.kind != "faults":  # faults scenarios: harness/runall/faults.py
                 groups.setdefault(scenario.group, []).append(scenario)
         for members in groups.values():
             rounds = max(repetitions(s, variant, override) for s in members)

@@ -5,7 +5,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, canaries, checkers, estimate, execute, matrix, microbench, procs, runner, shard, store
+from . import build, canaries, checkers, estimate, execute, faults, matrix, microbench, procs, runner, shard, store
 from .progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -26,6 +26,7 @@ class Job:
     build: bool = True
     report: bool = True
     notes: list = field(default_factory=list)
+    faults: list = field(default_factory=list)  # more scenario files whose faults groups run (nightly: faults.toml)
 
 
 def expand(job):
@@ -41,6 +42,16 @@ def expand(job):
     return items
 
 
+def fault_scenarios(job):
+    """The kind = "faults" scenarios of the job's files (and job.faults), -k applied; never sharded but on shard 1."""
+    if job.shard and job.shard[0] != 1:
+        return []
+    out = []
+    for path in [p for p, _ in job.parts] + list(job.faults):
+        out += [s for s, _ in matrix.select(matrix.load(path), job.pattern, ["release"]) if s.kind == "faults"]
+    return list({s.id: s for s in out}.values())
+
+
 def _history_files():
     latest = store.LATEST / "results.json"
     return [latest] if latest.exists() else []
@@ -54,10 +65,11 @@ def run(job):
     """Runs a job to the end (or Ctrl-C); returns (exit code, run folder)."""
     try:
         items = expand(job)
+        fault_list = fault_scenarios(job)
     except matrix.ScenarioFileError as error:
         print(f"error: {error}")
         return EXIT_USAGE, None
-    if not items:
+    if not items and not fault_list:
         print("error: no scenario matches (check -k, --variants and --shard)")
         return EXIT_USAGE, None
     run_dir = store.new_run_dir(job.out)
@@ -70,13 +82,13 @@ def run(job):
                started_utc=store.utc_now().isoformat(), inject=os.environ.get(runner.INJECT) or None)
     variants = variants_of(items)
     builds, usable = [], set()
-    needed = sorted(set(variants) | ({"release"} if job.microbench or job.canaries else set()),
+    needed = sorted(set(variants) | ({"release"} if job.microbench or job.canaries or fault_list else set()),
                     key=matrix.VARIANTS.index)
     for variant in needed:
         if procs.stopping():
             break
         if job.build:
-            ok, result = build.build(variant, targets=build_targets(variant))
+            ok, result = build.build(variant, targets=build_targets(variant, bool(fault_list)))
             builds.append(result)
         else:
             ok = checkers.build_dir(variant).exists()
@@ -95,6 +107,10 @@ def run(job):
     partial |= procs.stopping()
     for entry in entries:
         store.aggregate(entry)
+    fault_records = []
+    if fault_list and "release" in usable and not procs.stopping():
+        print(f"\n---- faults: {len(fault_list)} scenario(s) ----", flush=True)
+        fault_records = faults.run_all(fault_list, run_dir)
     checker_records = summarise_checkers(entries, variants)
     env["finished_utc"] = store.utc_now().isoformat()
     env["runner"] = next((r.pop("runner_environment") for e in entries for r in e["repetitions"]
@@ -103,7 +119,8 @@ def run(job):
         for r in e["repetitions"]:
             r.pop("runner_environment", None)
     env["builds"] = builds
-    doc = store.document(env, entries, checker_records, canary_records, micro, partial)
+    doc = store.document(env, entries, checker_records, canary_records, micro, partial,
+                         extra={"faults": fault_records} if fault_list else None)
     store.write_json(run_dir / "results.json", doc)
     if not job.out or Path(job.out).resolve().is_relative_to(store.REPORTS.resolve()):
         store.point_latest(run_dir)
@@ -114,9 +131,11 @@ def run(job):
     return code, run_dir
 
 
-def build_targets(variant):
-    """What a measuring run needs from a build tree (not the test suites): runner, benchmarks, canaries."""
+def build_targets(variant, with_faults=False):
+    """What a measuring run needs from a build tree (not the test suites): runner, benchmarks, canaries, fault tools."""
     targets = [f"canary_{c.name}" for c in canaries.CANARIES]
+    if with_faults and variant == "release":
+        targets += faults.CMAKE_TARGETS
     if (store.ROOT / "harness" / "runner" / "CMakeLists.txt").exists():
         targets.append(runner.CMAKE_TARGET)
     if variant == "release":
@@ -155,6 +174,8 @@ def outcome(doc, builds=()):
     bad = [s for s in doc["scenarios"] if s["status"] not in ("pass", "not_run", "partial")]
     broken = [c for c in doc["canaries"] if not c.get("ok")]
     found = [f for c in doc["checkers"] for f in c["findings"]]
+    if faults.failed(doc.get("faults") or []):
+        return EXIT_FAILED
     if bad or broken or found or doc["microbench"].get("status") == "fail":
         return EXIT_FAILED
     if doc["partial"]:
@@ -169,6 +190,11 @@ def print_summary(doc, run_dir):
         counts[s["status"]] = counts.get(s["status"], 0) + 1
     print("\n==== results ====")
     print("scenarios: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    for f in doc.get("faults") or []:
+        s = f["summary"]
+        print(f"faults {f['group']}: {f['status']}, {s['faults_injected']} faults injected, {s['records_lost']} records "
+              f"lost, {s['bad_inputs_tried']} bad inputs, fuzz {s['fuzz_executions']} executions / {s['fuzz_crashes']} "
+              f"crashes")
     for s in scenarios:
         if s["status"] not in ("pass", "not_run", "partial"):
             notes = {r.get("note") for r in s["repetitions"] if r.get("note")}

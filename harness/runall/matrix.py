@@ -14,14 +14,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import faults
 from . import params as P
 from . import rules
 from .tomlpos import Locator
 
 VARIANTS = ("release", "asan", "tsan", "valgrind")
-KINDS = ("timing", "validation")
+KINDS = ("timing", "validation", "faults")
 META_KEYS = {"description", "kind", "repetitions", "variants"}
-GROUP_KEYS = {"name", "description", "params", "cases", "include", "exclude", "repetitions", "kind", "variants"}
+GROUP_KEYS = {"name", "description", "params", "cases", "include", "exclude", "repetitions", "kind", "variants",
+              "faults"}
 TOP_KEYS = {"meta", "baseline", "group"}
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -179,6 +181,10 @@ def _expand_group(f, index, group, base, settings, cpus):
     if not isinstance(group.get("name"), str) or not NAME.match(group["name"]):
         f.fail(context, "name", "every group needs a name of lower-case letters, digits, '-' and '_'")
     settings = _settings(f, context, group, GROUP_KEYS, settings)
+    if settings["kind"] == "faults":
+        return [_faults_scenario(f, context, group, settings)]
+    if "faults" in group:
+        f.fail(context, "faults", 'only a group of kind = "faults" takes a faults table')
     values, swept = _check_params(f, context, "params.", group.get("params", {}), sweep=True)
     fixed = {k: v for k, v in values.items() if k not in swept}
     axes = [(k, v) for k, v in values.items() if k in swept]
@@ -217,6 +223,19 @@ def _expand_group(f, index, group, base, settings, cpus):
                             kind=settings["kind"], repetitions=settings["repetitions"],
                             variants=settings["variants"], groups=[group["name"]], source=f"{f.path}:{line}"))
     return out
+
+
+def _faults_scenario(f, context, group, settings):
+    """A faults group: no runner parameters, one scenario made of its checked `faults` table (harness/runall/faults.py)."""
+    for key in ("params", "cases", "include", "exclude"):
+        if key in group:
+            f.fail(context, key, "a faults group takes no runner parameters: say what to run in its faults table")
+    settings_ = faults.check(lambda key, message: f.fail(context, key, message), group.get("faults", {}))
+    canonical = json.dumps(settings_, sort_keys=True, separators=(",", ":"))
+    name = group["name"]
+    return Scenario(id=f"faults.{name}-{hashlib.sha1(canonical.encode()).hexdigest()[:10]}", slug=f"faults.{name}",
+                    params=settings_, group=name, kind="faults", repetitions=1, variants=("release",),
+                    groups=[name], source=f"{f.path}:{f.where.line(context)}")
 
 
 def _blame(swept, cases):

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import bootstrap, canaries, execute, matrix, procs, runner, store
+from . import bootstrap, canaries, execute, faults, matrix, procs, runner, store
 from .checkers import ROOT
 from .progress import Progress
 
@@ -34,6 +34,7 @@ MEMCHECK_VARIANTS = {"valgrind"}
 PYTEST_VARIANTS = ("release", "asan")
 PYTEST_PYTHON = bootstrap.SYSTEM_PYTHON if Path(bootstrap.SYSTEM_PYTHON).exists() else sys.executable
 SMOKE = ROOT / "scenarios" / "smoke.toml"
+FAULTS = ROOT / "scenarios" / "faults.toml"  # its short version runs after release's smoke scenarios
 # A guard against hangs, below CI's 90 minutes: the suite takes about 20 minutes on
 # this machine with a warm ccache, longer from cold (four variants on 2 cores).
 BUDGET_MINUTES = 80
@@ -199,6 +200,21 @@ def smoke(variant, run_dir, deadline):
     return passed, failed, status, entries, records
 
 
+def fault_scenarios(run_dir, deadline):
+    """(passed, failed, records) for the short version of faults.toml (one count per faults group)."""
+    if not FAULTS.exists():
+        return 0, 0, []
+    print(f"\n---- release: faults, short version ({FAULTS.relative_to(ROOT)}) ----", flush=True)
+    try:
+        scenarios = [s for s in matrix.load(FAULTS) if s.kind == "faults"]
+    except matrix.ScenarioFileError as error:
+        print(f"  faults: {error}")
+        return 0, 1, []
+    records = faults.run_all(scenarios, run_dir, short=True, deadline=deadline, build_dir=ROOT / "build" / "release")
+    bad = len(faults.failed(records))
+    return len(records) - bad, bad, records
+
+
 # ---- the test command -----------------------------------------------------
 
 def new_result(variant, note=""):
@@ -257,6 +273,13 @@ def test_variant(variant, args, deadline, run_dir, collected):
         result["passed"] += passed
         result["failed"] += failed
         result["ok"] = result["ok"] and failed == 0
+        if variant == "release":
+            passed, failed, records = fault_scenarios(run_dir, deadline)
+            collected.setdefault("faults", []).extend(records)
+            result["smoke"] += ", faults " + ("ok" if not failed else "FAILED")
+            result["passed"] += passed
+            result["failed"] += failed
+            result["ok"] = result["ok"] and failed == 0
     result["seconds"] = time.monotonic() - start
     return result
 
@@ -281,7 +304,7 @@ def save(run_dir, collected, results):
     env = dict(store.environment(), test_summary=results)
     doc = store.document(env, entries, summarise_checkers(entries, variants), collected["canaries"],
                          {"status": "not_run", "files": [], "benchmarks": [], "notes": ["not part of test"]},
-                         partial=procs.stopping())
+                         partial=procs.stopping(), extra={"faults": collected.get("faults", [])})
     store.write_json(Path(run_dir) / "results.json", doc)
 
 
