@@ -210,6 +210,11 @@ class Run:
         return [c for c in self.document.get("canaries") or [] if isinstance(c, dict)]
 
     @property
+    def faults(self):
+        """Fault scenarios (crash trials, bad inputs, fuzzing: harness/runall/faults.py), each with its `summary`."""
+        return [f for f in self.document.get("faults") or [] if isinstance(f, dict)]
+
+    @property
     def microbench(self):
         """Google Benchmark rows: name, real_time_ns, cpu_time_ns, iterations (older real_time/time_unit read too)."""
         micro = self.document.get("microbench") or []

@@ -117,6 +117,26 @@ def canary_verdict(run):
                    f"native runs exit 0", "canaries")
 
 
+def faults_verdict(run):
+    """Crash trials, bad inputs and fuzzing: records lost and fuzz crashes must be 0."""
+    records = run.faults
+    if not records:
+        return None
+    total = {}
+    for f in records:
+        for key, value in (f.get("summary") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    bad = [f for f in records if f.get("status") not in ("pass", "not_run")]
+    detail = (f"{total.get('faults_injected', 0)} faults injected, {total.get('trials_survived', 0)} of "
+              f"{total.get('trials', 0)} trials survived, {total.get('records_lost', 0)} records lost, "
+              f"{total.get('bad_inputs_tried', 0)} bad inputs tried, {total.get('fuzz_executions', 0)} fuzz "
+              f"executions, {total.get('fuzz_crashes', 0)} crashes")
+    if bad:
+        detail += "; not ok: " + ", ".join(str(f.get("group")) for f in bad)
+    return Verdict("faults", "fail" if bad else "pass", detail, "faults", bad)
+
+
 def tests_verdict(run):
     """run_all.py test's own table (environment.test_summary), when this run is a test run."""
     rows = [r for r in run.environment.get("test_summary") or [] if isinstance(r, dict)]
@@ -131,7 +151,8 @@ def tests_verdict(run):
 
 
 def strip(run):
-    verdicts = [validation(run), sanitizer_verdict(run), leak_verdict(run), canary_verdict(run), tests_verdict(run)]
+    verdicts = [validation(run), sanitizer_verdict(run), leak_verdict(run), canary_verdict(run), faults_verdict(run),
+                tests_verdict(run)]
     return [v for v in verdicts if v is not None]
 
 
