@@ -1,5 +1,7 @@
 #include "support/test_support.hpp"
 
+#include "shm/guarded_map.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -141,8 +143,10 @@ RawMapping::RawMapping(const std::string& path) {
     }
     struct stat info {};
     if (::fstat(fd, &info) == 0 && info.st_size > 0) {
-        void* address = ::mmap(nullptr, static_cast<std::size_t>(info.st_size), PROT_READ | PROT_WRITE, MAP_SHARED,
-                               fd, 0);
+        // Between guard pages, like the library's own mappings: a test that
+        // pokes past the region faults instead of corrupting its neighbour.
+        void* address = ringside::map_guarded(static_cast<std::uint64_t>(info.st_size), PROT_READ | PROT_WRITE,
+                                              MAP_SHARED, fd);
         if (address != MAP_FAILED) {
             base_ = static_cast<std::byte*>(address);
             size_ = static_cast<std::size_t>(info.st_size);
@@ -156,7 +160,7 @@ RawMapping::RawMapping(const std::string& path) {
 }
 
 RawMapping::~RawMapping() {
-    if (base_ != nullptr) ::munmap(base_, size_);
+    if (base_ != nullptr) ringside::unmap_guarded(base_, size_);
 }
 
 layout::RingControl& RawMapping::control(std::uint32_t index) const {

@@ -88,7 +88,8 @@ private:
 
 // ---- raw access to the shared layout ---------------------------------------
 
-// A second MAP_SHARED mapping of a region's backing, made without the
+// A second MAP_SHARED mapping of a region's backing (between PROT_NONE guard
+// pages, like the library's own mappings), made without the
 // library: what another process would see. Writes go to the shared memory.
 class RawMapping {
 public:
