@@ -171,6 +171,27 @@ INSTANTIATE_TEST_SUITE_P(
         return std::string(std::get<0>(info.param)) + "_" + fault.substr(0, fault.find(':'));
     });
 
+// --- a deliberate slowdown (the nightly job's proof that comparisons flag one) --
+
+TEST(RunnerInjectedSlowdown, DelaysEveryRoundTripAndStillPasses) {
+    rstest::ScratchDir dir;
+    const std::string prefix = dir.prefix("slow");
+    const rstest::Run run = run_runner({"--queue", "ringside", "--count", "200", "--warmup", "10", "--inject",
+                                        "slow:200000", "-o", prefix});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json doc = read_strict_json(prefix + ".json");
+    EXPECT_EQ(doc.value("status", ""), "pass");
+    // The host spins 200 us after stamping each message: no round trip is shorter (1 % for the
+    // histogram's 3 significant digits).
+    EXPECT_GE(doc["latency_ns"]["min_ns"].get<double>(), 198000.0) << doc["latency_ns"].dump();
+}
+
+TEST(RunnerInjectedSlowdown, RejectsADelayOfZero) {
+    const rstest::Run run = run_runner({"--queue", "ringside", "--count", "10", "--inject", "slow:0"});
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_NE(run.err.find("--inject"), std::string::npos) << run.err;
+}
+
 // --- refusals and safety -----------------------------------------------------
 
 TEST(RunnerEndToEndSafety, RefusesADeadlockingScenarioWithTheReason) {
