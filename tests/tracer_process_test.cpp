@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -217,6 +218,49 @@ TEST(tracer_Processes, KilledControllerAndAgentAreRecoveredFromTheFile) {
     EXPECT_LE(session.next_seq, attempted + 1);
     EXPECT_EQ(session.end_reason, 2u);
     EXPECT_EQ(bad_payloads, 0u);
+}
+
+// Killed but not reaped, an agent is a zombie: its pid and start time still
+// match the lane's claim in /proc, but it has ended (process_exited), so the
+// controller recovers its lane at once instead of waiting for the reaper.
+TEST(tracer_Processes, AKilledAgentNotYetReapedIsRecoveredAsDead) {
+    TempDir dir;
+    const std::string name = shm_name("zombie");
+    rs_tracer_options options = controller_options(dir.sink(), 1, 8, 1u << 16);
+    ControllerPtr controller = make_controller(name, options);
+    ASSERT_NE(controller, nullptr);
+    rstest::Pipe ready;
+    const pid_t agent = rstest::fork_child([&] {
+        rs_tracer_agent_options agent_options;
+        rs_tracer_agent_options_init(&agent_options);
+        rs_tracer_agent_t* handle = nullptr;
+        if (rs_tracer_open(name.c_str(), &agent_options, &handle) != RS_OK) return 10;
+        const std::uint64_t payload[2] = {0, 0xC0FFEE};
+        for (int i = 0; i < 100; ++i) rs_tracer_emit(handle, 1, payload, sizeof payload);
+        const char byte = 1;
+        ready.send(&byte, 1);
+        for (;;) ::pause();
+    });
+    char byte = 0;
+    ASSERT_TRUE(ready.receive(&byte, 1));
+    ASSERT_EQ(::kill(agent, SIGKILL), 0);
+    // Wait (bounded) until it is a zombie; it is reaped only at the end.
+    char state = 0;
+    for (int i = 0; i < 5000 && state != 'Z'; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(agent) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const std::size_t paren = text.rfind(')');
+        state = paren != std::string::npos && paren + 2 < text.size() ? text[paren + 2] : 0;
+        if (state != 'Z') std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(state, 'Z');
+    poll(controller.get());
+    char* text = nullptr;
+    ASSERT_EQ(rs_tracer_controller_stats_json(controller.get(), &text), RS_OK);
+    const json stats = json::parse(text);
+    rs_string_free(text);
+    EXPECT_EQ(stats["lanes"][0]["recoveries"], 1) << "a zombie agent's lane is recovered before it is reaped";
+    EXPECT_EQ(rstest::wait_child(agent), 128 + SIGKILL);
 }
 
 TEST(tracer_Processes, ControllerExecutableServesAgentsUntilSigterm) {
