@@ -301,32 +301,37 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
     }
     if (rs_result r = region->map(fd, bytes, options, true); r != RS_OK) return abandon(r);
 
-    auto* header = reinterpret_cast<layout::RegionHeader*>(region->base_);
-    header->layout_major = layout::kLayoutMajor;
-    header->layout_minor = layout::kLayoutMinor;
-    header->header_bytes = sizeof(layout::RegionHeader);
-    header->total_bytes = bytes;
-    header->ring_capacity = options.ring_capacity;
-    header->ring_count = options.ring_count;
-    header->record_align = options.record_align;
-    header->backing_kind = static_cast<std::uint32_t>(
+    // Built privately, then copied out: the private copy is what this process
+    // uses, whatever another process with access to the file writes meanwhile.
+    layout::RegionHeader local{};
+    local.layout_major = layout::kLayoutMajor;
+    local.layout_minor = layout::kLayoutMinor;
+    local.header_bytes = sizeof(layout::RegionHeader);
+    local.total_bytes = bytes;
+    local.ring_capacity = options.ring_capacity;
+    local.ring_count = options.ring_count;
+    local.record_align = options.record_align;
+    local.backing_kind = static_cast<std::uint32_t>(
         options.backing == RS_BACKING_FILE ? layout::BackingKind::kFile : layout::BackingKind::kNamedShm);
-    header->creator_pid = ::getpid();
-    header->creator_start_ticks = self_start_ticks();
-    header->epoch = random_epoch();
-    header->created_unix_ns = unix_ns_now();
+    local.creator_pid = ::getpid();
+    local.creator_start_ticks = self_start_ticks();
+    local.epoch = random_epoch();
+    local.created_unix_ns = unix_ns_now();
+    auto* header = reinterpret_cast<layout::RegionHeader*>(region->base_);
+    std::memcpy(reinterpret_cast<std::byte*>(header) + sizeof local.magic,
+                reinterpret_cast<const std::byte*>(&local) + sizeof local.magic, sizeof local - sizeof local.magic);
     // SYNC: publish-header. release: every field above is visible to an
     // opener that acquires a non-zero magic.
     std::atomic_ref<std::uint64_t>(header->magic).store(layout::kMagic, std::memory_order_release);
-    region->header_ = *header;  // still ours alone: nobody can open it before the magic
-    region->header_.magic = layout::kMagic;
+    local.magic = layout::kMagic;
+    region->header_ = local;
 
     if (options.flush_interval_ms != 0) {
         if (rs_result r = region->start_flusher(options.flush_interval_ms); r != RS_OK) return abandon(r);
     }
     log(LogLevel::kInfo, "created %s region '%s': %u ring(s) x %llu bytes, epoch %016llx", backing_name(options.backing),
         name, options.ring_count, static_cast<unsigned long long>(options.ring_capacity),
-        static_cast<unsigned long long>(header->epoch));
+        static_cast<unsigned long long>(local.epoch));
     *out = region;
     return RS_OK;
 }

@@ -201,7 +201,14 @@ rs_result TraceRegion::create(const char* name, rs_backing backing, const TraceG
         if (header.tsc_hz == 0) clock = ClockKind::kMonotonic;
     }
     header.clock_kind = static_cast<std::uint32_t>(clock);
-    region->adopt_geometry(header);  // ours alone until publish()
+    // From our own values, not read back: another process with access to
+    // the file could rewrite the shared header at any time.
+    TraceHeader mine{};
+    mine.lane_count = geometry.lanes;
+    mine.rings_per_lane = geometry.rings_per_lane;
+    mine.ring_capacity = geometry.ring_capacity;
+    mine.clock_kind = static_cast<std::uint32_t>(clock);
+    region->adopt_geometry(mine);
     *out = region;
     return RS_OK;
 }
