@@ -9,7 +9,7 @@ from dataclasses import dataclass
 SCENARIO_SCHEMA = "ringside-scenario/1"
 
 QUEUES = ("ringside", "ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar",
-          "floor_cacheline", "floor_futex")
+          "floor_cacheline", "floor_futex", "tracer")
 PEERS = ("ringside_ring", "boost_spsc", "moodycamel_rwq", "mutex_condvar")
 FLOORS = ("floor_cacheline", "floor_futex")
 WAITS = ("busy_spin", "spin_pause", "yield", "sleep", "futex", "eventfd", "hybrid", "native")

@@ -63,6 +63,8 @@ def _wait_reason(queue, transport, wait):
         if wait in ("busy_spin", "spin_pause", "yield", "sleep"):
             return None
         return "this queue has no way to park a waiter: busy_spin, spin_pause, yield or sleep only"
+    if queue == "tracer":  # the agent never waits and the drain thread parks on its own: the kind is ignored
+        return None if wait != "native" else "native is for mutex_condvar and floor_futex"
     return None if wait == "native" else "this queue always blocks in the kernel: its wait kind is native"
 
 
@@ -77,6 +79,10 @@ def what_exists(p):
         out.append("ringside_ring is the bare-ring peer, in one process; use queue ringside for two processes")
     if q not in ("ringside", "ringside_ring") and p["backing"] != "shm":
         out.append(f"backing file applies to ringside only; {q} lives in process memory")
+    if q == "tracer" and (p["transport"] != "threads" or p["backing"] != "shm" or p["load.mode"] != "throughput"
+                          or p["host_kind"] != "cpp"):
+        out.append("tracer is an emit workload in one process over shm: transport threads, backing shm, "
+                   "load.mode throughput, host_kind cpp")
     if q != "ringside" and p["delivery"] != "vtable":
         out.append("delivery applies to queue ringside only")
     if q == "ringside" and p["transport"] == "processes" and p["delivery"] != "ring":

@@ -66,7 +66,7 @@ struct Flag {
 // Every scenario field as a flag: it overrides the same field of --spec.
 const std::vector<Flag> kFlags = {
     {"--id", {"id"}, "free-text scenario id, echoed in the result"},
-    {"--queue", {"queue"}, "ringside, ringside_ring, boost_spsc, moodycamel_rwq, mutex_condvar, floor_cacheline, floor_futex"},
+    {"--queue", {"queue"}, "ringside, ringside_ring, boost_spsc, moodycamel_rwq, mutex_condvar, floor_cacheline, floor_futex, tracer"},
     {"--transport", {"transport"}, "threads or processes"},
     {"--backing", {"backing"}, "shm or file"},
     {"--delivery", {"delivery"}, "vtable or ring (queue ringside)"},

@@ -16,6 +16,7 @@
 #include "runner/driver_links.hpp"
 #include "runner/environment.hpp"
 #include "runner/python_host.hpp"
+#include "runner/tracer_workload.hpp"
 #include "runner/ringside_port.hpp"
 #include "runner/ringside_ring_link.hpp"
 #include "runner/safety.hpp"
@@ -74,6 +75,7 @@ private:
     void run_link(Link& link);
     void run_ringside();
     void run_python();
+    void run_tracer_workload();
     template <typename Port>
     HostOutcome drive(Port& port);
     bool apply_host_sched();
@@ -111,6 +113,8 @@ private:
     ojson sidecar_stats_ = nullptr;
     bool python_ = false;  // host_kind python: the return leg and clock costs come from the Python host
     PythonHostRun python_run_;
+    bool tracer_ = false;  // queue tracer: no return leg; the `tracer` block
+    TracerRun tracer_run_;
 };
 
 bool Session::apply_host_sched() {
@@ -231,6 +235,26 @@ void Session::run_python() {
     sidecar_stats_ = python_run_.sidecar_stats;
 }
 
+void Session::run_tracer_workload() {
+    tracer_ = true;
+    host_granted_ = apply_sched(s_.host.sched, s_.host.cpu, allowed_);
+    auto snapshot = [this](int slot, int drain_tid) {
+        steal_[slot] = read_steal();
+        host_cost_[slot] = cost_of_this_thread();
+        if (drain_tid > 0) echo_cost_[slot] = cost_of_thread(drain_tid);
+        if (slot == 0) measure_epoch_s_ = wall_now_s();
+    };
+    tracer_run_ = run_tracer(s_, clock_, *recorder_, snapshot);
+    host_ = tracer_run_.host;
+    forward_ = tracer_run_.forward;
+    echo_last_seq_ = host_.last_seq;
+    if (tracer_run_.drain_tid > 0) {
+        echo_granted_ = read_granted(tracer_run_.drain_tid);
+        have_echo_granted_ = true;
+    }
+    sidecar_stats_ = tracer_run_.stats;
+}
+
 RunResult Session::run() {
     started_epoch_s_ = wall_now_s();
     allowed_ = allowed_cpus();
@@ -295,6 +319,7 @@ RunResult Session::run() {
             run_link(link);
             break;
         }
+        case Queue::kTracer: run_tracer_workload(); break;
         case Queue::kFloorFutex: {
             peers::WordPayloadLink<peers::FutexPingPong> link({s_.payload_bytes, s_.ring_bytes});
             run_link(link);
@@ -312,7 +337,7 @@ RunResult Session::compose() {
     // Trailing losses: numbers sent after the last one each consumer saw.
     forward_.sent = host_.last_seq;
     if (host_.last_seq > echo_last_seq_) forward_.lost += host_.last_seq - echo_last_seq_;
-    if (return_checker_ && !python_) {  // a Python host counts the return leg itself
+    if (return_checker_ && !python_ && !tracer_) {  // a Python host counts the return leg itself; a tracer has none
         return_checker_->finish(echo_last_seq_);
         const std::uint64_t sent = return_.sent;
         return_ = return_checker_->counts();
@@ -396,6 +421,18 @@ RunResult Session::compose() {
     }
     doc["environment"] = environment_json(allowed_);
     if (python_) doc["environment"]["python"] = python_run_.python;
+    if (tracer_) {
+        const double accepted_rate = seconds > 0 ? static_cast<double>(tracer_run_.measured_accepted) / seconds : NAN;
+        const auto attempts = static_cast<double>(tracer_run_.accepted + tracer_run_.dropped);
+        doc["tracer"] = {{"emitted", tracer_run_.accepted + tracer_run_.dropped},
+                         {"accepted", tracer_run_.accepted},
+                         {"dropped", tracer_run_.dropped},
+                         {"drop_fraction", attempts > 0 ? static_cast<double>(tracer_run_.dropped) / attempts : NAN},
+                         {"accepted_per_s", accepted_rate},
+                         {"accepted_bytes_per_s", accepted_rate * static_cast<double>(s_.payload_bytes)},
+                         {"final_flush_ns", tracer_run_.flush_ns}};
+        make_strict(doc);
+    }
     make_strict(doc);
 
     if (recorder_) {

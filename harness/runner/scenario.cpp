@@ -14,13 +14,14 @@ using json = nlohmann::json;
 template <typename E, std::size_t N>
 using Names = std::array<std::pair<E, const char*>, N>;
 
-constexpr Names<Queue, 7> kQueues{{{Queue::kRingside, "ringside"},
+constexpr Names<Queue, 8> kQueues{{{Queue::kRingside, "ringside"},
                                    {Queue::kRingsideRing, "ringside_ring"},
                                    {Queue::kBoostSpsc, "boost_spsc"},
                                    {Queue::kMoodycamel, "moodycamel_rwq"},
                                    {Queue::kMutexCondvar, "mutex_condvar"},
                                    {Queue::kFloorCacheline, "floor_cacheline"},
-                                   {Queue::kFloorFutex, "floor_futex"}}};
+                                   {Queue::kFloorFutex, "floor_futex"},
+                                   {Queue::kTracer, "tracer"}}};
 constexpr Names<Transport, 2> kTransports{{{Transport::kThreads, "threads"}, {Transport::kProcesses, "processes"}}};
 constexpr Names<Backing, 2> kBackings{{{Backing::kShm, "shm"}, {Backing::kFile, "file"}}};
 constexpr Names<Delivery, 2> kDeliveries{{{Delivery::kVtable, "vtable"}, {Delivery::kRing, "ring"}}};

@@ -15,7 +15,7 @@ namespace ringside::runner {
 
 inline constexpr const char* kScenarioSchema = "ringside-scenario/1";
 
-enum class Queue { kRingside, kRingsideRing, kBoostSpsc, kMoodycamel, kMutexCondvar, kFloorCacheline, kFloorFutex };
+enum class Queue { kRingside, kRingsideRing, kBoostSpsc, kMoodycamel, kMutexCondvar, kFloorCacheline, kFloorFutex, kTracer };
 enum class Transport { kThreads, kProcesses };
 enum class Backing { kShm, kFile };
 enum class Delivery { kVtable, kRing };

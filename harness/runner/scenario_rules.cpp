@@ -62,6 +62,11 @@ bool supports_wait(Queue queue, Transport transport, Delivery delivery, Wait wai
             if (wait == Wait::kNative) return true;
             why = "this queue always blocks in the kernel: its wait kind is native";
             return false;
+        case Queue::kTracer:
+            // The agent never waits (it drops) and the drain thread parks on its own: the kind is ignored.
+            if (wait != Wait::kNative) return true;
+            why = "native is for mutex_condvar and floor_futex";
+            return false;
     }
     return false;
 }
@@ -105,6 +110,12 @@ std::vector<std::string> validate(const Scenario& s, const std::vector<int>& cpu
     }
     if (floor && (s.load.mode != LoadMode::kClosed || s.load.burst != 1)) {
         reject(std::string(queue) + " holds one message per direction: load must be closed with burst 1");
+    }
+    if (s.queue == Queue::kTracer &&
+        (s.transport != Transport::kThreads || s.backing != Backing::kShm || s.load.mode != LoadMode::kThroughput ||
+         s.host_kind != "cpp")) {
+        reject("tracer is an emit workload in one process over shm: transport threads, backing shm, load.mode "
+               "throughput, host_kind cpp");
     }
     if (s.payload_bytes < 8) reject("payload_bytes must be at least 8 (sequence number and checksum)");
     if (s.ring_bytes < 4096 || (s.ring_bytes & (s.ring_bytes - 1)) != 0) {

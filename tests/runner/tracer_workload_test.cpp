@@ -1,0 +1,38 @@
+// queue = tracer end to end: the emit workload writes a passing result whose
+// counts agree with the tracer's own lane counters, and refuses what it
+// cannot run.
+#include <gtest/gtest.h>
+
+#include "run_binary.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+TEST(TracerWorkload, EmitsEveryEventAndAccountsForEachOne) {
+    rstest::ScratchDir dir;
+    const std::string prefix = dir.prefix("tracer");
+    const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--load", "throughput", "--payload", "64",
+                                                "--count", "20000", "--warmup", "1000", "--file-dir", dir.path(), "-o",
+                                                prefix});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json doc = rstest::read_strict_json(prefix + ".json");
+    EXPECT_EQ(doc.value("status", ""), "pass") << doc["failures"].dump();
+    EXPECT_EQ(doc["latency_ns"]["count"], 20000) << "one emit-cost sample per measured event";
+    EXPECT_EQ(doc["validation"]["forward"]["sent"], 21000);
+    EXPECT_EQ(doc["validation"]["forward"]["received"], 21000) << "the lane counted every attempt";
+    const json& tracer = doc["tracer"];
+    EXPECT_EQ(tracer["emitted"], 21000);
+    EXPECT_EQ(tracer["accepted"].get<std::uint64_t>() + tracer["dropped"].get<std::uint64_t>(), 21000u);
+    EXPECT_TRUE(tracer["accepted_per_s"].is_number());
+    EXPECT_EQ(doc["sidecar_stats"]["lanes"][0]["events_written"], tracer["accepted"]);
+    EXPECT_GT(doc["granted"]["sidecar"]["tid"].get<int>(), 0) << "the drain thread was found";
+}
+
+TEST(TracerWorkload, RefusesAClosedLoop) {
+    const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--validate-only"});
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_NE(run.err.find("tracer is an emit workload"), std::string::npos) << run.err;
+}
+
+}  // namespace
