@@ -2,10 +2,10 @@
 
 Night 1 passes and becomes the baseline; night 2 runs with a seeded slowdown
 (RINGSIDE_RUNALL_INJECT=slow:50000: the runner spins 50 us before every send)
-and must be flagged as a regression (exit 3); night 3 loses a message (loss:100)
-and must fail validation (exit 1) while still comparing with night 1, the last
-passing night. Needs the release build (`./run_all.py test` builds it first);
-RINGSIDE_RUNNER overrides the runner. About 30 s here.
+and must be flagged as a regression (exit 3). (Failing nights and the choice of
+the last passing night as baseline: test_runall_verdict.py, test_nightly_shards.py.)
+Needs the release build (`./run_all.py test` builds it first); RINGSIDE_RUNNER
+overrides the runner. 20-50 s here, depending on the load.
 """
 
 import json
@@ -53,7 +53,7 @@ def nights_in(store):
     return sorted(p for p in store.iterdir() if p.is_dir())
 
 
-def test_a_seeded_slowdown_is_flagged_the_next_night_and_a_lost_message_fails(tmp_path):
+def test_a_seeded_slowdown_is_flagged_as_a_regression_the_next_night(tmp_path):
     store = tmp_path / "store"
 
     code, text, output = night(store, tmp_path, "night1")
@@ -71,9 +71,3 @@ def test_a_seeded_slowdown_is_flagged_the_next_night_and_a_lost_message_fails(tm
     recorded = json.loads((second / "verdict.json").read_text())
     assert recorded["code"] == 3 and recorded["baseline"].endswith(first.name)
     assert (second / "compare" / "compare.html").is_file() and (second / "history.html").is_file()
-
-    code, text, output = night(store, tmp_path, "night3", inject="loss:100")
-    assert code == 1, output
-    assert "FAIL" in text.splitlines()[0] and "failed validation" in text.splitlines()[0], text
-    assert f"baseline: `{first.name}`" in text  # night 2 regressed: never a baseline
-    assert len(nights_in(store)) == 3
