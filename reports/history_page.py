@@ -9,6 +9,7 @@ from .plots import NS, data_uri, plt, sparse_log
 from .results import METRICS
 
 MAX_PLOTS = 60  # flagged series first; about 25 kB each
+MAX_ROWS = 30   # of the Markdown table (job summaries); new regressions come first
 RATE = FuncFormatter(lambda v, _p: render.fmt_rate(v, ""))
 
 
@@ -58,7 +59,7 @@ def markdown(history):
         out.append("No lasting step or drift in any headline metric.")
     else:
         out += ["| | series | change | first night | commit |", "|---|---|---|---|---|"]
-        for f in history.findings:
+        for f in history.findings[:MAX_ROWS]:
             tag = ("**NEW REGRESSION**" if f.counts else "machine" if f.machine else
                    "floor (machine)" if f.series.role == "floor" else ("new" if f.new else "") +
                    (" worse" if f.worse else " better"))
@@ -66,6 +67,8 @@ def markdown(history):
             what = (f"step {c.change:+.1%}" if c.kind == "step" else
                     f"drift {c.per_night:+.2%}/night ({c.change:+.1%} so far)")
             out.append(f"| {tag.strip()} | `{f.series.label}` | {what} | `{f.night.name}` | `{f.night.commit[:12]}` |")
+    if len(history.findings) > MAX_ROWS:
+        out.append(f"\n... and {len(history.findings) - MAX_ROWS} more in history.html")
     for path, reason in history.skipped:
         out.append(f"- skipped `{path}`: {reason}")
     return "\n".join(out) + "\n"
