@@ -12,7 +12,7 @@
 # RUN_ALL_OPTION: passed to `run_all.py nightly` (--scenarios FILE, --repetitions N, -k TEXT,
 # --variants LIST, --no-build, --no-microbench, --nights N, -v). --quick adds
 # `--scenarios scenarios/quick.toml --variants release --no-microbench` (a minute or less).
-# Environment: RINGSIDE_NIGHTLY_STORE (default reports/nightly), RINGSIDE_NIGHTLY_KEEP (nights the
+# Environment: RINGSIDE_NIGHTLY_STORE (default reports/nightly in the repository), RINGSIDE_NIGHTLY_KEEP (nights the
 # store keeps, default 60), PYTHON (default python3); the verdict is appended to $GITHUB_STEP_SUMMARY
 # when that is set. Start-up is run_all.py's: missing Debian packages are installed as root, or the
 # apt-get command is printed (exit 2).
@@ -29,8 +29,8 @@ usage() {
     exit 2
 }
 
+# Paths are the caller's (relative to the current directory); run_all.py finds the repository itself.
 root=$(cd "$(dirname "$0")/.." && pwd) || exit 2
-cd "$root" || exit 2
 
 python=${PYTHON:-}
 if [ -z "$python" ]; then
@@ -41,7 +41,7 @@ if [ -z "$python" ]; then
 fi
 
 mode=single
-store=${RINGSIDE_NIGHTLY_STORE:-reports/nightly}
+store=${RINGSIDE_NIGHTLY_STORE:-$root/reports/nightly}
 keep=${RINGSIDE_NIGHTLY_KEEP:-60}
 summary=""
 shard=""
@@ -54,7 +54,7 @@ while [ "$n" -gt 0 ]; do
     arg=$1; shift; n=$((n - 1))
     case $arg in
         -h|--help) usage ;;
-        --quick) quick="--scenarios scenarios/quick.toml --variants release --no-microbench" ;;
+        --quick) quick="--scenarios $root/scenarios/quick.toml --variants release --no-microbench" ;;
         --merge) mode=merge ;;
         --store|--summary|--shard|--out)
             [ "$n" -gt 0 ] || usage "$arg needs a value"
@@ -71,6 +71,9 @@ while [ "$n" -gt 0 ]; do
     esac
 done
 
+if [ -n "$quick" ]; then
+    case $root in *[[:space:]]*) usage "--quick needs a repository path without spaces: $root" ;; esac
+fi
 case $keep in ''|*[!0-9]*) usage "RINGSIDE_NIGHTLY_KEEP must be a number, not '$keep'" ;; esac
 if [ -n "$shard" ] && [ "$mode" = merge ]; then usage "--shard and --merge: one or the other"; fi
 if [ "$mode" = shard ] && [ -z "$out" ]; then usage "--shard needs --out DIR (the shard's run folder)"; fi
@@ -88,18 +91,18 @@ run() {
 
 case $mode in
     single)
-        # shellcheck disable=SC2086  # $quick is a list of words without spaces
-        run "$python" run_all.py nightly --store "$store" --fail-on-regression --summary "$verdict" $quick "$@"
+        # shellcheck disable=SC2086  # $quick is a list of words (a repository path with spaces is refused above)
+        run "$python" "$root/run_all.py" nightly --store "$store" --fail-on-regression --summary "$verdict" $quick "$@"
         rc=$? ;;
     shard)
         # shellcheck disable=SC2086
-        run "$python" run_all.py nightly --shard "$shard" --out "$out" --summary "$verdict" $quick "$@"
+        run "$python" "$root/run_all.py" nightly --shard "$shard" --out "$out" --summary "$verdict" $quick "$@"
         rc=$? ;;
     merge)
-        run "$python" run_all.py merge --store "$store" "$@"
+        run "$python" "$root/run_all.py" merge --store "$store" "$@"
         rc=$?
         if [ "$rc" -eq 0 ]; then
-            run "$python" run_all.py verdict --store "$store" --fail-on-regression --summary "$verdict"
+            run "$python" "$root/run_all.py" verdict --store "$store" --fail-on-regression --summary "$verdict"
             rc=$?
         fi ;;
 esac
@@ -113,7 +116,7 @@ elif [ "$rc" -eq 0 ]; then
     rc=1
 fi
 if [ "$mode" != shard ] && [ -d "$store" ]; then
-    run "$python" run_all.py clean --store "$store" --keep "$keep" >/dev/null || true
+    run "$python" "$root/run_all.py" clean --store "$store" --keep "$keep" >/dev/null || true
 fi
 echo "nightly.sh: exit $rc" >&2
 exit "$rc"

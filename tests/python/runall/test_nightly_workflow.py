@@ -91,8 +91,8 @@ def script_run_all_commands():
                '"$@"': ""}  # passed-through options, or (merge) the shards' folders: added below
     lines = []
     for line in SCRIPT.read_text().splitlines():
-        if 'run "$python" run_all.py' in line:
-            line = line.split("run_all.py", 1)[1].split(">")[0].split("||")[0]
+        if 'run "$python" "$root/run_all.py"' in line:
+            line = line.split('run_all.py"', 1)[1].split(">")[0].split("||")[0]
             for name, value in samples.items():
                 line = line.replace(f'"{name}"', value).replace(name, value)
             argv = shlex.split(line)
