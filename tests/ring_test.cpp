@@ -592,6 +592,7 @@ TEST_P(RingEdges, ABogusCommitWordIsReportedCorrupt) {
         {"record running past the end of the data area", 64, 56, 4096 - 32},
         {"padding that does not run to the end", layout::kPadFlag | 64, 0, 0},
         {"padding of zero bytes", layout::kPadFlag, 0, 4096 - 8},
+        {"padding of the whole ring (a reader would go round forever)", layout::kPadFlag | 4096, 0, 0},
         {"all ones", 0xFFFF'FFFFu, 0xFFFF'FFFFu, 0},
         {"filler bytes", 0xA5A5'A5A5u, 0xA5A5'A5A5u, 0},
     };

@@ -69,10 +69,13 @@ inline DecodedRecord decode_record(const RingView& view, std::uint64_t position,
     const std::uint64_t total = commit & ~layout::kPadFlag;
     out.total = total;
     if ((commit & layout::kPadFlag) != 0) {
-        // Padding always runs exactly to the end of the data area.
+        // Padding always runs exactly to the end of the data area, and never
+        // starts at offset 0 (a record at 0 always fits): a padding of the
+        // whole ring would lead a reader round and round, never past it.
         out.padding = true;
-        out.status = (total == view.capacity - offset && total >= layout::kRecordHeaderBytes) ? RingStatus::kOk
-                                                                                              : RingStatus::kCorrupt;
+        out.status = (offset != 0 && total == view.capacity - offset && total >= layout::kRecordHeaderBytes)
+                         ? RingStatus::kOk
+                         : RingStatus::kCorrupt;
         return out;
     }
     // relaxed is enough: the acquire load of `commit` ordered the plain
