@@ -126,6 +126,11 @@ def main():
     events = b"".join(record(struct.pack("<QII", 1000 + i, 3, 0xFFFFFFFF)) for i in range(2))
     big = header + block(1, events, window=1, records=2, first_seq=1 << 39, last_seq=(1 << 39) + 1)
     write("fuzz_trace_reader", "regression-seq-2e39", bytes([0]) + struct.pack("<QQH", 0, 0, 0) + big)
+    # Tracer drain programs: (op, ring, operands...). op 0: a real window (events, action); 9: poll.
+    write("fuzz_tracer_drain", "windows", bytes([0, 0, 40, 0, 9, 0, 0, 0, 200, 0, 9, 0, 1, 0, 3, 1, 9, 0]))
+    write("fuzz_tracer_drain", "bad-entries", bytes([2, 0, 7, 0, 0, 0x50, 9, 0, 3, 0]) + struct.pack("<Q", 1 << 40)
+          + bytes([9, 0, 0, 1, 30, 0, 6, 1]) + struct.pack("<Q", 3) + bytes([9, 0]))
+    write("fuzz_tracer_drain", "dead-agent", bytes([0, 0, 90, 0, 8, 0, 0x31]) + struct.pack("<Q", 5) + bytes([9, 0]))
     for i in range(4):
         write("fuzz_capi", f"program-{i}", bytes(rng.randrange(256) for _ in range(256 << i)))
 

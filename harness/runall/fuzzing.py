@@ -46,6 +46,7 @@ TARGETS = {
     "fuzz_region_open": ["-max_len=32768"],
     "fuzz_trace_reader": ["-max_len=16384"],
     "fuzz_capi": ["-max_len=4096"],
+    "fuzz_tracer_drain": ["-max_len=2048"],
 }
 HOSTILE = "ringside_hostile_fuzz"       # CMake target; the binary is ringside-hostile-fuzz
 HOSTILE_BINARY = "ringside-hostile-fuzz"
