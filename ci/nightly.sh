@@ -24,7 +24,7 @@
 set -u
 
 usage() {
-    sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     [ $# -gt 0 ] && echo "nightly.sh: $*" >&2
     exit 2
 }
@@ -53,7 +53,7 @@ n=$#
 while [ "$n" -gt 0 ]; do
     arg=$1; shift; n=$((n - 1))
     case $arg in
-        -h|--help) usage ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --quick) quick="--scenarios $root/scenarios/quick.toml --variants release --no-microbench" ;;
         --merge) mode=merge ;;
         --store|--summary|--shard|--out)
