@@ -167,6 +167,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     poke(lane.claim, claim_word(0x7FFF'FFF0, 1));
     poke(lane.state, static_cast<std::uint32_t>(LaneState::kActive));
     if (rs_tracer_controller_poll(controller, &work) != RS_OK) rsfuzz::broken("poll failed");
+    // A dump from outside the mapping would not fault (writev() returns
+    // EFAULT): the controller counts it as a sink error.
+    char* json = nullptr;
+    if (rs_tracer_controller_stats_json(controller, &json) != RS_OK) rsfuzz::broken("stats failed");
+    const char* field = std::strstr(json, "\"sink_errors\":");
+    if (field == nullptr || std::strtoull(field + 14, nullptr, 10) != 0) rsfuzz::broken("a dump failed (EFAULT?)");
+    rs_string_free(json);
     TraceRegion::destroy(region, false);
     if (rs_tracer_controller_destroy(controller) != RS_OK) rsfuzz::broken("controller destroy failed");
     empty_sink(sink);

@@ -518,6 +518,16 @@ private:
             for (int i = 0; i < 3; ++i) (void)expected(call(rs_tracer_controller_poll(controller, &work)), "poll after the agent died");
         }
         summary_.modes[static_cast<int>(mode_)].corrupt_reported += violations();
+        // A dump that left the mapping would not fault: writev() returns
+        // EFAULT. The controller counts that as a sink error.
+        char* json = nullptr;
+        if (rs_tracer_controller_stats_json(controller, &json) == RS_OK) {
+            const char* field = std::strstr(json, "\"sink_errors\":");
+            if (field == nullptr || std::strtoull(field + 14, nullptr, 10) != 0) {
+                fail("the controller's dumps failed (sink_errors != 0: a write from outside the mapping?)");
+            }
+        }
+        rs_string_free(json);
         if (call(rs_tracer_controller_destroy(controller)) != RS_OK) fail(std::string("controller destroy: ") + rs_last_error_message());
         if (DIR* dir = ::opendir(sink)) {
             while (const dirent* entry = ::readdir(dir)) {
