@@ -250,5 +250,8 @@ def merge(docs, sources):
     env = dict(docs[0]["environment"], shard=None, merged_from=[str(s) for s in sources],
                shard_environments=[d["environment"] for d in docs])
     partial = any(d.get("partial") for d in docs) or not complete
+    extra = {"merge_complete": complete}
+    if any("faults" in d for d in docs):  # fault scenarios run on one shard only: keep its records
+        extra["faults"] = [f for d in docs for f in d.get("faults") or []]
     return document(env, scenarios, [c for d in docs for c in d["checkers"]], list(canaries.values()),
-                    microbench, partial, {"merge_complete": complete})
+                    microbench, partial, extra)

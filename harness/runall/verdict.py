@@ -1,14 +1,15 @@
 """A night's verdict: the run's own checks, the comparison with the baseline, the history; Markdown and exit code.
 
 Exit codes: 1 when the run is broken (a failed build, validation failure,
-checker finding, broken canary, failed microbenchmarks, or a partial run);
+checker finding, broken canary, failed fault scenario, failed microbenchmarks,
+or a partial run);
 else 3 when fail_on_regression and the comparison or the history found a
 regression confirmed tonight; else 0. 2 when the reports package is missing.
 """
 
 from pathlib import Path
 
-from . import jobs, nightstore, store
+from . import faults, jobs, nightstore, store
 
 HISTORY_NIGHTS = 30
 
@@ -29,6 +30,10 @@ def run_problems(doc):
     if broken:
         problems.append(f"{len(broken)} broken canary(ies): " + ", ".join(f"{c['name']}/{c['checker'] or 'native'}"
                                                                         for c in broken))
+    failed_faults = faults.failed(doc.get("faults") or [])
+    if failed_faults:
+        problems.append(f"{len(failed_faults)} fault scenario(s) failed: " + ", ".join(str(r.get("id") or r.get("name"))
+                                                                            for r in failed_faults[:5]))
     if doc["microbench"].get("status") == "fail":
         problems.append("microbenchmarks failed")
     if doc.get("partial"):

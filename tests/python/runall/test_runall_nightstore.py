@@ -7,7 +7,7 @@ import pytest
 
 from runall_testing import ROOT  # noqa: F401  (first: puts harness/ on sys.path)
 
-from runall import cli, nightly, nightstore, shard
+from runall import cli, nightly, nightstore, shard, store
 
 
 def night(store, name, code=None, partial=False):
@@ -103,3 +103,12 @@ def test_only_the_first_shard_runs_the_microbenchmarks():
     runs = [nightly.job(argparse.Namespace(shard=f"{k}/3")).microbench for k in (1, 2, 3)]
     assert runs == [True, False, False]
     assert nightly.job(argparse.Namespace(shard="2/3")).shard == shard.parse("2/3")
+
+
+def test_merging_shards_keeps_the_fault_records_of_the_shard_that_ran_them():
+    def shard_doc(index, faults=None):
+        doc = {"environment": {"shard": {"index": index, "count": 2}}, "scenarios": [], "checkers": [],
+               "canaries": [], "microbench": {"benchmarks": []}, "partial": False}
+        return dict(doc, faults=faults) if faults is not None else doc
+    merged = store.merge([shard_doc(1, [{"id": "crash-trials", "status": "pass"}]), shard_doc(2)], ["a", "b"])
+    assert merged["merge_complete"] and merged["faults"] == [{"id": "crash-trials", "status": "pass"}]

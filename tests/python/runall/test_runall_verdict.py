@@ -1,5 +1,6 @@
 """The night's verdict: a broken run fails whatever the comparison says; a regression exits 3; the Markdown says why."""
 
+import json
 import sys
 
 import pytest
@@ -47,3 +48,13 @@ def test_without_a_baseline_only_the_run_is_judged(tmp_path):
     make_run(tmp_path / "cand", seed=2, size="tiny", with_files=False)
     code, text = verdict.decide(tmp_path / "cand")
     assert code == 0 and "No baseline given" in text and not (tmp_path / "cand" / "compare").exists()
+
+
+def test_a_failed_fault_scenario_fails_the_night(tmp_path):
+    make_run(tmp_path / "cand", seed=2, size="tiny", with_files=False)
+    results = tmp_path / "cand" / "results.json"
+    doc = json.loads(results.read_text())
+    doc["faults"] = [{"id": "crash-trials-abc", "status": "fail"}, {"id": "bad-inputs-def", "status": "pass"}]
+    results.write_text(json.dumps(doc))
+    code, text = verdict.decide(tmp_path / "cand")
+    assert code == 1 and "1 fault scenario(s) failed: crash-trials-abc" in text.splitlines()[0]
