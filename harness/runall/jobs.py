@@ -27,6 +27,7 @@ class Job:
     report: bool = True
     notes: list = field(default_factory=list)
     faults: list = field(default_factory=list)  # more scenario files whose faults groups run (nightly: faults.toml)
+    shard_fixed: dict = None         # {shard: seconds} of work on one shard whatever the split (shard.balance)
 
 
 def expand(job):
@@ -38,7 +39,7 @@ def expand(job):
     history = estimate.History(_history_files())
     items = execute.plan(pairs, job.repetitions, history)
     if job.shard:
-        items = shard.select(items, *job.shard)
+        items = shard.select(items, *job.shard, fixed=job.shard_fixed)
     return items
 
 

@@ -1,10 +1,11 @@
 """The nightly commands: `nightly` (run, then the verdict), `verdict` and `history` over a results store."""
 
 import argparse
+import dataclasses
 import shutil
 from pathlib import Path
 
-from . import jobs, nightstore, shard, store, verdict
+from . import faults, jobs, nightstore, shard, store, verdict
 
 SCENARIOS = store.ROOT / "scenarios"
 TIMING_FILE = SCENARIOS / "nightly.toml"
@@ -12,6 +13,7 @@ CHECKED_FILE = SCENARIOS / "sanitize.toml"
 CHECKED_VARIANTS = ["asan", "tsan", "valgrind"]
 FAULTS_FILE = SCENARIOS / "faults.toml"   # crash trials, bad inputs, fuzzing: the long version (harness/runall/faults.py)
 DEFAULT_STORE = store.REPORTS / "nightly"
+MICROBENCH_S = 240.0  # the full microbenchmarks (jobs.estimate_phases)
 
 
 def add_parsers(sub, selection):
@@ -67,13 +69,24 @@ def job(args):
         raise ValueError("--repetitions must be 1..100")
     shard_text = getattr(args, "shard", None)
     split = shard.parse(shard_text) if shard_text else None
-    return jobs.Job(parts=parts, repetitions=repetitions, pattern=getattr(args, "filter", None),
-                    shard=split, out=getattr(args, "out", None),
-                    # microbenchmarks once per night: on the first shard (merge keeps the shard that has them)
-                    microbench=not getattr(args, "no_microbench", False) and (split is None or split[0] == 1),
-                    microbench_quick=False,
-                    verbose=getattr(args, "verbose", False), build=not getattr(args, "no_build", False),
-                    faults=[] if scenarios or (variants and "release" not in variants) else [FAULTS_FILE])
+    microbench = not getattr(args, "no_microbench", False)
+    job = jobs.Job(parts=parts, repetitions=repetitions, pattern=getattr(args, "filter", None),
+                   shard=split, out=getattr(args, "out", None),
+                   # once per night: microbenchmarks on the last shard, fault scenarios on the first (jobs.py)
+                   microbench=microbench and (split is None or split[0] == split[1]), microbench_quick=False,
+                   verbose=getattr(args, "verbose", False), build=not getattr(args, "no_build", False),
+                   faults=[] if scenarios or (variants and "release" not in variants) else [FAULTS_FILE])
+    if split:
+        job.shard_fixed = fixed_loads(job, split[1], microbench)
+    return job
+
+
+def fixed_loads(job, count, microbench):
+    """{shard: seconds} the split must leave room for; the same on every shard, so every shard splits alike."""
+    whole = dataclasses.replace(job, shard=None)
+    loads = {1: sum(faults.estimate_seconds(s.params) for s in jobs.fault_scenarios(whole))}
+    loads[count] = loads.get(count, 0.0) + (MICROBENCH_S if microbench else 0.0)
+    return loads
 
 
 def _positive(value, name):

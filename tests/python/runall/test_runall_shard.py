@@ -27,6 +27,16 @@ def test_slowest_shard_is_within_1_2_of_the_mean(name, count):
     assert max(loads) <= 1.2 * (sum(loads) / count)
 
 
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_work_fixed_to_a_shard_is_balanced_around(count):  # (while no fixed load alone exceeds 1.2x the mean)
+    _, units = units_of("nightly")
+    fixed = {1: 300.0, count: 240.0}
+    shards = shard.balance(units, count, fixed)
+    loads = [load + fixed.get(i + 1, 0.0) for i, load in enumerate(shard.loads(units, shards))]
+    assert max(loads) <= 1.2 * (sum(loads) / count)
+    assert shard.loads(units, shards)[0] < shard.loads(units, shard.balance(units, count))[0]
+
+
 def test_balance_is_deterministic_whatever_the_input_order():
     _, units = units_of("default")
     shuffled = list(units)
