@@ -1,5 +1,5 @@
-// ringside-crash-trials (harness/faults) as a test: producers and consumers
-// SIGKILLed at random points, between reserve and commit included, lose no
+// ringside-crash-trials (harness/faults) as a test: producers, consumers and
+// tracer controllers SIGKILLed at random points, between reserve and commit included, lose no
 // committed record and never show a half-written one; the verifier is proven
 // able to fail; bad command lines are usage errors; nothing is left in
 // /dev/shm or the temp folder (listed before and after).
@@ -86,6 +86,12 @@ TEST_F(CrashTrials, KilledProducersAndConsumersLoseNoCommittedRecordAndShowNoHal
     EXPECT_GT(result["faults_injected"].get<int>(), 40);
     EXPECT_GT(result["faults"]["producer_kills"].get<int>(), 0);
     EXPECT_GT(result["faults"]["consumer_kills"].get<int>(), 0);
+    // The tracer: a killed controller's successor dumps what remains (every event dumped or dropped by policy).
+    EXPECT_GT(result["faults"]["controller_kills"].get<int>(), 0);
+    EXPECT_GT(result["tracer"]["events_dumped"].get<std::uint64_t>(), 0u);
+    EXPECT_GE(result["tracer"]["events_dumped"].get<std::uint64_t>() +
+                  result["tracer"]["events_dropped_by_policy"].get<std::uint64_t>(),
+              result["tracer"]["events_attempted"].get<std::uint64_t>());
     // One producer trial in four parks between reserve and commit on purpose.
     EXPECT_GT(result["faults"]["kills_while_parked_mid_record"].get<int>(), 0);
     EXPECT_GT(result["records_committed"].get<std::uint64_t>(), 0u);

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "faults/controller_trial.hpp"
 #include "faults/trial_peers.hpp"
 #include "ringside/ringside.h"
 
@@ -46,9 +47,10 @@ using nlohmann::json;
 constexpr auto kTrialWatchdog = std::chrono::seconds(20);
 volatile sig_atomic_t g_stop = 0;
 
-enum class Kind { kProducer, kConsumer, kBoth };
+enum class Kind { kProducer, kConsumer, kBoth, kController };
 const char* kind_name(Kind kind) {
-    return kind == Kind::kProducer ? "producer" : kind == Kind::kConsumer ? "consumer" : "both";
+    static constexpr const char* kNames[] = {"producer", "consumer", "both", "controller"};
+    return kNames[static_cast<int>(kind)];
 }
 
 struct Totals {
@@ -56,6 +58,8 @@ struct Totals {
     std::uint64_t faults = 0, producer_kills = 0, consumer_kills = 0, kills_mid_record = 0, parked_kills = 0;
     std::uint64_t committed = 0, delivered = 0, lost = 0, duplicated = 0, half_written = 0, out_of_order = 0;
     std::uint64_t corrupt = 0, peer_errors = 0, timeouts = 0, phantom = 0;
+    std::uint64_t controller_kills = 0, events_attempted = 0, events_dumped = 0, events_dropped_by_policy = 0,
+                  events_duplicated = 0;
     std::vector<std::string> failures;
 };
 
@@ -368,7 +372,9 @@ std::vector<Kind> parse_kinds(const std::string& text) {
         if (word == "producer") out.push_back(Kind::kProducer);
         else if (word == "consumer") out.push_back(Kind::kConsumer);
         else if (word == "both") out.push_back(Kind::kBoth);
-        else throw CLI::ValidationError("--kinds", "unknown kind '" + word + "' (known: producer, consumer, both)");
+        else if (word == "controller") out.push_back(Kind::kController);
+        else throw CLI::ValidationError("--kinds", "unknown kind '" + word +
+                                                       "' (known: producer, consumer, both, controller)");
         start = comma + 1;
     }
     return out;
@@ -385,7 +391,7 @@ int main(int argc, char** argv) {
     double seconds_max = 60;
     std::string json_path;
     std::string dir = std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp";
-    std::string kinds_text = "producer,consumer,both";
+    std::string kinds_text = "producer,consumer,both,controller";
     std::uint64_t capacity = 16384;
     std::string inject;
     app.add_option("--trials", trials, "trials to run")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
@@ -395,7 +401,7 @@ int main(int argc, char** argv) {
     app.add_option("--json", json_path, "write the summary here");
     app.add_option("--dir", dir, "where the region file lives (a fresh folder is made inside)")
         ->check(CLI::ExistingDirectory);
-    app.add_option("--kinds", kinds_text, "comma-separated: producer, consumer, both");
+    app.add_option("--kinds", kinds_text, "comma-separated: producer, consumer, both, controller (the tracer's)");
     app.add_option("--capacity", capacity, "ring capacity in bytes (power of two)")
         ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 24));
     app.add_option("--inject-bug", inject, "skip-record: the verifier drops one record (proves the check fails)")
@@ -443,6 +449,25 @@ int main(int argc, char** argv) {
         }
         const Kind kind = kinds[i % kinds.size()];
         ++totals.trials;
+        if (kind == Kind::kController) {
+            const ControllerTrial result = controller_trial(folder, rng);
+            totals.faults += result.killed ? 1 : 0;
+            totals.controller_kills += result.killed ? 1 : 0;
+            totals.events_attempted += result.attempted;
+            totals.events_dumped += result.delivered;
+            totals.events_dropped_by_policy += result.dropped_by_policy;
+            totals.lost += result.lost;
+            totals.duplicated += result.duplicated;
+            totals.events_duplicated += result.duplicated;
+            totals.half_written += result.half_written;
+            totals.out_of_order += result.out_of_order;
+            if (!result.failure.empty()) totals.failures.push_back(result.failure);
+            if (result.failure.empty()) ++totals.survived;
+            if (!result.failure.empty() && result.lost == 0 && result.half_written == 0 && result.out_of_order == 0) {
+                ++totals.peer_errors;
+            }
+            continue;
+        }
         if (trial(run, kind, rng, totals)) ++totals.survived;
         if (totals.timeouts != 0) break;  // a hung trial: stop rather than pile up
     }
@@ -470,7 +495,12 @@ int main(int argc, char** argv) {
         {"faults", {{"producer_kills", totals.producer_kills},
                     {"consumer_kills", totals.consumer_kills},
                     {"kills_between_reserve_and_commit", totals.kills_mid_record},
-                    {"kills_while_parked_mid_record", totals.parked_kills}}},
+                    {"kills_while_parked_mid_record", totals.parked_kills},
+                    {"controller_kills", totals.controller_kills}}},
+        {"tracer", {{"events_attempted", totals.events_attempted},
+                    {"events_dumped", totals.events_dumped},
+                    {"events_dropped_by_policy", totals.events_dropped_by_policy},
+                    {"events_duplicated", totals.events_duplicated}}},
         {"records_committed", totals.committed},
         {"records_delivered", totals.delivered},
         {"lost", totals.lost},

@@ -24,7 +24,7 @@ from . import checkers, procs
 CRASH_BINARY = "harness/faults/ringside-crash-trials"
 BAD_INPUTS_BINARY = "harness/faults/ringside-bad-inputs"
 CMAKE_TARGETS = ("ringside_crash_trials", "ringside_bad_inputs")
-KINDS = ("producer", "consumer", "both")
+KINDS = ("producer", "consumer", "both", "controller")
 
 
 def _int(lo, hi):
