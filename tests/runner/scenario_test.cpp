@@ -122,7 +122,13 @@ TEST(RunnerScenario, RefusesCombinationsThatDoNotExist) {
     EXPECT_NE(refusal({{"queue", "boost_spsc"}, {"host", {{"wait", {{"kind", "futex"}}}}}}).find("no way to park"),
               std::string::npos);
     EXPECT_NE(refusal({{"payload_bytes", 65536}, {"ring_bytes", 65536}}).find("does not fit"), std::string::npos);
-    EXPECT_NE(refusal({{"host_kind", "python"}}).find("not implemented"), std::string::npos);
+    EXPECT_NE(refusal({{"host_kind", "java"}}).find("unknown: cpp or python"), std::string::npos);
+    EXPECT_NE(refusal({{"host_kind", "python"}, {"transport", "processes"}, {"delivery", "ring"}})
+                  .find("host_kind python drives queue ringside in one process"),
+              std::string::npos);
+    EXPECT_NE(refusal({{"host_kind", "python"}, {"load", {{"mode", "throughput"}}}}).find("closed loop only"),
+              std::string::npos);
+    EXPECT_NE(refusal({{"queue", "tracer"}}).find("tracer is an emit workload"), std::string::npos);
     EXPECT_NE(refusal({{"duration_s", 5}, {"timeout_s", 5}}).find("timeout_s must exceed"), std::string::npos);
     EXPECT_NE(refusal({{"host", {{"cpu", 7}}}}).find("host.cpu 7 is not one this process may use (0,1)"), std::string::npos);
 }
