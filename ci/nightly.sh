@@ -115,7 +115,8 @@ elif [ "$rc" -eq 0 ]; then
     echo "nightly.sh: no verdict was written" >&2
     rc=1
 fi
-if [ "$mode" != shard ] && [ -d "$store" ]; then
+nights=$(find "$store" -mindepth 1 -maxdepth 1 -type d -name '2*' 2>/dev/null | wc -l)
+if [ "$mode" != shard ] && [ "$nights" -gt 2 ]; then  # the newest two nights keep every file anyway
     run "$python" "$root/run_all.py" clean --store "$store" --keep "$keep" >/dev/null || true
 fi
 echo "nightly.sh: exit $rc" >&2
