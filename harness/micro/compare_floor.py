@@ -20,7 +20,7 @@ KNOWN_SCHEMA_VERSIONS = {None, 1}  # benchmark 1.7 writes none; 1.8+ writes 1
 
 ROUND_TRIP_ROWS = ("floor_two_lines", "floor_one_line", "ringside_cpp", "ringside_capi",
                    "boost_spsc", "mutex_condvar")
-THROUGHPUT_ROWS = ("ringside_cpp", "ringside_cpp_batch32", "ringside_capi",
+THROUGHPUT_ROWS = ("ringside_cpp", "ringside_cpp_batch32", "ringside_capi", "ringside_capi_parkable",
                    "boost_spsc", "boost_spsc_bulk32")
 LATENCY_TARGET = 1.25     # ringside round trip / floor round trip, at most
 THROUGHPUT_TARGET = 1.2   # ringside records/s / boost records/s, at least
@@ -254,6 +254,9 @@ def main():
     for name, a, b in (("round trip ringside_capi / ringside_cpp", "RoundTrip/ringside_capi", "RoundTrip/ringside_cpp"),
                        ("round trip ringside_cpp / boost_spsc", "RoundTrip/ringside_cpp", "RoundTrip/boost_spsc"),
                        ("throughput ringside_capi / ringside_cpp", "Throughput/ringside_capi", "Throughput/ringside_cpp"),
+                       ("throughput ringside_capi / boost_spsc", "Throughput/ringside_capi", "Throughput/boost_spsc"),
+                       ("throughput ringside_capi_parkable / ringside_capi",
+                        "Throughput/ringside_capi_parkable", "Throughput/ringside_capi"),
                        ("throughput ringside_cpp_batch32 / boost_spsc_bulk32",
                         "Throughput/ringside_cpp_batch32", "Throughput/boost_spsc_bulk32")):
         report_ratio(name, a, b, samples, args, rng)

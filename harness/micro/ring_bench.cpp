@@ -390,6 +390,7 @@ void register_benchmarks() {
     throughput("Throughput/ringside_cpp", BM_Throughput<RingsideCppLink, 1>);
     throughput("Throughput/ringside_cpp_batch32", BM_Throughput<RingsideCppLink, kBatch>);
     throughput("Throughput/ringside_capi", BM_Throughput<RingsideCApiLink, 1>);
+    throughput("Throughput/ringside_capi_parkable", BM_Throughput<RingsideCApiParkableLink, 1>);
     throughput("Throughput/boost_spsc", BM_Throughput<BoostLink, 1>);
     throughput("Throughput/boost_spsc_bulk32", BM_Throughput<BoostLink, kBatch>);
 }

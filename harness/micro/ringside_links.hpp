@@ -18,6 +18,7 @@
 #include "ring/consumer.hpp"
 #include "ring/producer.hpp"
 #include "ringside/ringside.h"
+#include "ringside/sidecar.h"
 #include "shm/region.hpp"
 
 namespace ringside::micro {
@@ -145,7 +146,14 @@ private:
 
 // --- the public C API -------------------------------------------------------------
 
-class RingsideCApiLink {
+// kPeerMayPark: how each side describes its peer to rs_ring_set_wait_strategy.
+// Both sides of these benchmarks spin, so `false` is the truthful setting: a
+// commit or release then skips the wake-up protocol's seq_cst fence, as the
+// C++ rows (which never wake anyone) do. `true` is the library default, kept
+// as its own row: it shows what a peer that may park costs the publisher (the
+// fence waits for the store buffer to drain into lines the peer is reading).
+template <bool kPeerMayPark>
+class RingsideCApiLinkT {
 public:
     class Sender {
     public:
@@ -191,6 +199,15 @@ public:
             detach(side);
             return false;
         }
+        rs_wait_strategy strategy;
+        rs_wait_strategy_init(&strategy, RS_WAIT_BUSY_SPIN);
+        strategy.peer_may_park = kPeerMayPark ? 1 : 0;
+        if (rs_ring_set_wait_strategy(side.out.ring, &strategy) != RS_OK ||
+            rs_ring_set_wait_strategy(side.in.ring, &strategy) != RS_OK) {
+            error = last_error("rs_ring_set_wait_strategy");
+            detach(side);
+            return false;
+        }
         return true;
     }
     void detach(Side& side) {
@@ -207,5 +224,8 @@ public:
 private:
     rs_region_t* region_ = nullptr;
 };
+
+using RingsideCApiLink = RingsideCApiLinkT<false>;
+using RingsideCApiParkableLink = RingsideCApiLinkT<true>;
 
 }  // namespace ringside::micro

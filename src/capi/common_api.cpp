@@ -17,11 +17,6 @@ std::mutex& lifecycle_mutex() {
     return mutex;
 }
 
-RingTable& ring_table() {
-    static RingTable table;
-    return table;
-}
-
 SidecarTable& sidecar_table() {
     static SidecarTable table;
     return table;

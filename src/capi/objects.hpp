@@ -49,7 +49,19 @@ RegionTable& region_table();
 // Serialises handle creation and destruction that changes a region's users
 // (never taken on the hot path).
 std::mutex& lifecycle_mutex();
-RingTable& ring_table();
+// Constant-initialised at namespace scope, so that the hot calls
+// (rs_ring_write, rs_ring_peek, rs_ring_release, ...) look a handle up
+// inline: a call costs stack stores, and on a ring the producer's stores
+// queue behind its stores into lines the consumer reads (ring/producer.hpp).
+inline constinit RingTable g_ring_table{};
+inline RingTable& ring_table() { return g_ring_table; }
+
+// The live ring handle with `role`, or nullptr. Records no error: the
+// callers' cold paths say what was wrong.
+[[gnu::always_inline]] inline RingHandle* ring_side(const rs_ring_t* handle, rs_role role) {
+    RingHandle* ring = g_ring_table.lookup(handle);
+    return ring != nullptr && ring->role == role ? ring : nullptr;
+}
 SidecarTable& sidecar_table();
 
 // Looks up a handle or records RS_ERR_INVALID_ARGUMENT naming `function`.

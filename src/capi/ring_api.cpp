@@ -47,6 +47,23 @@ RingHandle* side_from(const rs_ring_t* handle, rs_role role, const char* functio
     return ring;
 }
 
+// The hot calls' refusals, out of line so that their fast paths stay
+// small: re-derive what was wrong and record the specific message.
+[[gnu::cold, gnu::noinline]] rs_result handle_refused(const rs_ring_t* handle, rs_role role, const char* function) {
+    if (side_from(handle, role, function) != nullptr) {
+        return fail(RS_ERR_INTERNAL, "%s: refused a live %s handle", function,
+                    role == RS_ROLE_PRODUCER ? "producer" : "consumer");
+    }
+    return RS_ERR_INVALID_ARGUMENT;
+}
+
+[[gnu::cold, gnu::noinline]] rs_result write_refused(const rs_ring_t* handle, const void* data, size_t length) {
+    RingHandle* ring = side_from(handle, RS_ROLE_PRODUCER, "rs_ring_write");
+    if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
+    if (data == nullptr && length != 0) return fail(RS_ERR_INVALID_ARGUMENT, "rs_ring_write: data is NULL");
+    return ring_result(RingStatus::kTooLarge, *ring, "rs_ring_write");
+}
+
 // After a successful commit (producer) or release (consumer), wakes the
 // peer if it is parked: no syscall unless it is (src/wait/park.hpp).
 RingStatus published(RingHandle& ring, RingStatus status) {
@@ -179,24 +196,29 @@ rs_result rs_ring_reserve(rs_ring_t* handle, size_t length, void** out_data) {
 }
 
 rs_result rs_ring_commit(rs_ring_t* handle) {
-    RingHandle* ring = side_from(handle, RS_ROLE_PRODUCER, "rs_ring_commit");
-    if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    return ring_result(published(*ring, ring->producer.commit()), *ring, "rs_ring_commit");
+    RingHandle* const ring = ring_side(handle, RS_ROLE_PRODUCER);
+    if (ring == nullptr) [[unlikely]] return handle_refused(handle, RS_ROLE_PRODUCER, "rs_ring_commit");
+    const RingStatus status = ring->producer.commit();
+    if (status != RingStatus::kOk) [[unlikely]] return ring_result(status, *ring, "rs_ring_commit");
+    notify_peer(*ring);
+    return RS_OK;
 }
 
 rs_result rs_ring_write(rs_ring_t* handle, const void* data, size_t length) {
-    RingHandle* ring = side_from(handle, RS_ROLE_PRODUCER, "rs_ring_write");
-    if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    if (data == nullptr && length != 0) return fail(RS_ERR_INVALID_ARGUMENT, "rs_ring_write: data is NULL");
-    if (length > UINT32_MAX) return ring_result(RingStatus::kTooLarge, *ring, "rs_ring_write");
-    return ring_result(published(*ring, ring->producer.try_write(data, static_cast<std::uint32_t>(length))), *ring,
-                       "rs_ring_write");
+    RingHandle* const ring = ring_side(handle, RS_ROLE_PRODUCER);
+    if (ring == nullptr || (data == nullptr && length != 0) || length > UINT32_MAX) [[unlikely]] {
+        return write_refused(handle, data, length);
+    }
+    const RingStatus status = ring->producer.try_write(data, static_cast<std::uint32_t>(length));
+    if (status != RingStatus::kOk) [[unlikely]] return ring_result(status, *ring, "rs_ring_write");
+    notify_peer(*ring);
+    return RS_OK;
 }
 
 rs_result rs_ring_peek(rs_ring_t* handle, rs_record* out) {
-    RingHandle* ring = side_from(handle, RS_ROLE_CONSUMER, "rs_ring_peek");
-    if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    if (out == nullptr) return fail(RS_ERR_INVALID_ARGUMENT, "rs_ring_peek: out is NULL");
+    RingHandle* const ring = ring_side(handle, RS_ROLE_CONSUMER);
+    if (ring == nullptr) [[unlikely]] return handle_refused(handle, RS_ROLE_CONSUMER, "rs_ring_peek");
+    if (out == nullptr) [[unlikely]] return fail(RS_ERR_INVALID_ARGUMENT, "rs_ring_peek: out is NULL");
     RecordSpan span;
     const RingStatus status = ring->consumer.try_peek(span);
     if (status != RingStatus::kOk) return ring_result(status, *ring, "rs_ring_peek");
@@ -223,9 +245,12 @@ rs_result rs_ring_peek_batch(rs_ring_t* handle, rs_record* out, size_t max, size
 }
 
 rs_result rs_ring_release(rs_ring_t* handle) {
-    RingHandle* ring = side_from(handle, RS_ROLE_CONSUMER, "rs_ring_release");
-    if (ring == nullptr) return RS_ERR_INVALID_ARGUMENT;
-    return ring_result(published(*ring, ring->consumer.release()), *ring, "rs_ring_release");
+    RingHandle* const ring = ring_side(handle, RS_ROLE_CONSUMER);
+    if (ring == nullptr) [[unlikely]] return handle_refused(handle, RS_ROLE_CONSUMER, "rs_ring_release");
+    const RingStatus status = ring->consumer.release();
+    if (status != RingStatus::kOk) [[unlikely]] return ring_result(status, *ring, "rs_ring_release");
+    notify_peer(*ring);
+    return RS_OK;
 }
 
 rs_result rs_ring_read(rs_ring_t* handle, void* buffer, size_t capacity, size_t* length) {
