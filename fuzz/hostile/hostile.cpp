@@ -389,6 +389,7 @@ private:
         bool alive = expected(call(rs_ring_create(region, 0, role, &ring)), "rs_ring_create");
         char buffer[kCapacity];
         while (alive && now_s() < deadline_) {
+            if (rng_.chance(3)) reopen();
             alive = mode_ == Mode::kConsumer ? consume_once(ring, region, buffer) : produce_once(ring, region);
             if (alive && rng_.chance(2) && mode_ == Mode::kProducer) {  // re-attach: scans from the peer's read position
                 if (call(rs_ring_destroy(ring)) != RS_OK) fail("destroy of a live producer failed");
@@ -400,6 +401,38 @@ private:
         // Stopped (corrupt) or not: the handles must go away cleanly.
         if (ring != nullptr && call(rs_ring_destroy(ring)) != RS_OK) fail(std::string("ring destroy: ") + rs_last_error_message());
         if (call(rs_region_destroy(region)) != RS_OK) fail(std::string("region destroy: ") + rs_last_error_message());
+    }
+
+    // A second handle opened while the peer rewrites the header: it must be
+    // refused, or work with the geometry it validated (rings past the real
+    // ring count refused, whatever the shared header says by then).
+    void reopen() {
+        rs_region_options options;
+        rs_region_options_init(&options);
+        options.prefault = 0;
+        rs_region_t* second = nullptr;
+        const rs_result opened = call(rs_region_open(name_, &options, &second));
+        if (opened != RS_OK) {
+            if (opened != RS_ERR_CORRUPT && opened != RS_ERR_VERSION_MISMATCH && opened != RS_BUSY) {
+                fail(std::string("rs_region_open returned ") + rs_result_name(opened) + ": " + rs_last_error_message());
+            }
+            return;
+        }
+        pause_us(rng_.below(200));  // the peer gets to rewrite the header now
+        for (std::uint32_t index = 0; index < 3; ++index) {
+            rs_ring_t* ring = nullptr;
+            const rs_role role = mode_ == Mode::kConsumer ? RS_ROLE_PRODUCER : RS_ROLE_CONSUMER;
+            const rs_result r = call(rs_ring_create(second, index, role, &ring));
+            if (r == RS_OK) {
+                if (index != 0) fail("rs_ring_create accepted a ring index past the region's ring count");
+                char* json = nullptr;
+                if (call(rs_ring_stats_json(ring, &json)) == RS_OK) rs_string_free(json);
+                if (call(rs_ring_destroy(ring)) != RS_OK) fail("destroy of a second handle's ring failed");
+            } else if (index != 0 && r != RS_ERR_INVALID_ARGUMENT) {
+                fail(std::string("rs_ring_create past the ring count returned ") + rs_result_name(r));
+            }
+        }
+        if (call(rs_region_destroy(second)) != RS_OK) fail(std::string("second handle destroy: ") + rs_last_error_message());
     }
 
     bool consume_once(rs_ring_t* ring, rs_region_t* region, char* buffer) {
