@@ -174,7 +174,7 @@ def cmd_clean(args):
         store.LATEST.unlink()
     for path in sorted(shm._names(shm.PLACES)):
         pid = shm.creator_pid(path)
-        if pid and not Path(f"/proc/{pid}").exists():
+        if pid and shm.creator_alive(path) is False:
             print(f"+ rm {path}  (region of dead process {pid})")
             path.unlink(missing_ok=True)
     if args.builds:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 MAGIC = 0x31454449_53474E52  # "RNGSIDE1"
 CREATOR_PID_OFFSET = 44      # RegionHeader.creator_pid (int32)
+CREATOR_TICKS_OFFSET = 48    # RegionHeader.creator_start_ticks (uint64, /proc/<pid>/stat field 22)
 PREFIX = "ringside"
 PLACES = (Path("/dev/shm"), Path("/tmp"))
 
@@ -36,6 +37,29 @@ def creator_pid(path):
     if len(head) < CREATOR_PID_OFFSET + 4 or struct.unpack_from("<Q", head, 0)[0] != MAGIC:
         return None
     return struct.unpack_from("<i", head, CREATOR_PID_OFFSET)[0]
+
+
+def creator_alive(path):
+    """Whether the region's creator still runs: its pid exists, is not a zombie, and (when the header
+    records it) started at the recorded time, so a reused pid does not keep a dead creator's region.
+    None when the file is not a (ready) region."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(CREATOR_TICKS_OFFSET + 8)
+    except OSError:
+        return None
+    if len(head) < CREATOR_TICKS_OFFSET + 8 or struct.unpack_from("<Q", head, 0)[0] != MAGIC:
+        return None
+    pid = struct.unpack_from("<i", head, CREATOR_PID_OFFSET)[0]
+    ticks = struct.unpack_from("<Q", head, CREATOR_TICKS_OFFSET)[0]
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text() if pid > 0 else ""
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2:].split()
+    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+        return False
+    return not ticks or int(fields[19]) == ticks
 
 
 def session_members(sid):

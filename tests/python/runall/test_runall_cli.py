@@ -98,11 +98,17 @@ def test_clean_keeps_the_newest_runs_and_removes_regions_of_dead_creators(tmp_pa
     monkeypatch.setattr(store, "RUNS", runs)
     monkeypatch.setattr(store, "LATEST", tmp_path / "reports" / "latest")
     monkeypatch.setattr(shm, "PLACES", (tmp_path,))
-    for name, pid in (("ringside-dead", 2**22 + 12345), ("ringside-alive", __import__("os").getpid())):
+    os = __import__("os")
+    ticks = int(open(f"/proc/{os.getpid()}/stat").read().rsplit(")", 1)[1].split()[19])
+    for name, pid, start in (("ringside-dead", 2**22 + 12345, 0), ("ringside-alive", os.getpid(), 0),
+                             ("ringside-alive-since", os.getpid(), ticks),
+                             ("ringside-pid-reused", os.getpid(), ticks + 1)):
         header = bytearray(64)
         struct.pack_into("<Q", header, 0, shm.MAGIC)
         struct.pack_into("<i", header, shm.CREATOR_PID_OFFSET, pid)
+        struct.pack_into("<Q", header, shm.CREATOR_TICKS_OFFSET, start)
         (tmp_path / name).write_bytes(bytes(header))
     assert cli.cmd_clean(argparse.Namespace(keep=1, builds=False)) == 0
     assert [p.name for p in runs.iterdir()] == ["20260103T000000Z-c"]
-    assert not (tmp_path / "ringside-dead").exists() and (tmp_path / "ringside-alive").exists()
+    assert sorted(p.name for p in tmp_path.glob("ringside-*")) == ["ringside-alive", "ringside-alive-since"], \
+        "a dead creator's region and one whose pid was reused by another process are removed"
