@@ -179,6 +179,8 @@ def run_scenario(scenario, run_dir, build_dir, short=False, deadline=None, fuzz_
         record["fuzz"] = _fuzz(p, folder, fuzz_session)
         if record["fuzz"].get("status") == "not_run":
             record["notes"].append(record["fuzz"]["note"])
+            if record["crash"] is None and record["bad_inputs"] is None and record["status"] == "pass":
+                record["status"] = "not_run"
         elif not record["fuzz"].get("ok"):
             record["status"] = "fail" if record["fuzz"].get("crashes") else "error"
             record["notes"].append(record["fuzz"].get("note") or f"fuzz: {record['fuzz'].get('crashes')} crashes")

@@ -46,7 +46,7 @@ def test_a_faults_group_is_one_scenario_with_defaults_filled_in_and_a_stable_id(
         """
     (first,), (again,) = load(tmp_path, text), load(tmp_path, text)
     assert first.id == again.id and first.id.startswith("faults.crash-")
-    assert first.params["trials"] == 5 and first.params["kinds"] == ["producer", "consumer", "both"]
+    assert first.params["trials"] == 5 and first.params["kinds"] == ["producer", "consumer", "both", "controller"]
     assert first.params["fuzz_seconds"] == 0 and first.params["short"] == {}
 
 
@@ -153,3 +153,13 @@ def test_fuzz_crashes_fail_the_scenario_and_the_session_gets_the_settings(tmp_pa
     assert calls == [(3, 9, False)]
     assert record["status"] == "fail"
     assert record["summary"]["fuzz_executions"] == 1000 and record["summary"]["fuzz_crashes"] == 2
+
+
+def test_a_fuzz_only_group_without_a_fuzz_build_is_not_run_rather_than_passed(tmp_path, monkeypatch):
+    from runall import fuzzing
+    monkeypatch.setattr(fuzzing, "build_dir", lambda root: tmp_path / "no-fuzz-build")
+    scenario = one_scenario(tmp_path, "faults.trials = 0\nfaults.bad_inputs = false\nfaults.fuzz_seconds = 5\n"
+                                      "faults.fuzz_build = false\n")
+    record = faults.run_scenario(scenario, tmp_path / "run", tmp_path / "build")
+    assert record["status"] == "not_run" and "not built" in record["notes"][0]
+    assert not faults.failed([record]) and record["summary"]["fuzz_executions"] is None
