@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,7 +166,13 @@ void mutate_record(Rng& rng, const RingView& view, std::uint64_t near) {
     const std::uint64_t position = rng.chance(50) ? near : rng.below(static_cast<std::uint32_t>(view.capacity / 8)) * 8;
     const std::uint64_t offset = position & (view.capacity - 1) & ~std::uint64_t{7};  // the peer's own stores stay aligned
     auto* header = reinterpret_cast<layout::RecordHeader*>(view.data + offset);
-    if (rng.chance(60)) {
+    if (rng.chance(30)) {
+        // A well-formed header (length matching the size) whose size may run
+        // past the end of the data area: only the bounds check refuses it.
+        const auto total = static_cast<std::uint32_t>(8 * (1 + rng.below(static_cast<std::uint32_t>(view.capacity / 16))));
+        poke(header->length, total - 8);
+        poke(header->commit, total);
+    } else if (rng.chance(60)) {
         poke(header->commit, interesting_commit(rng, offset, view.capacity));
     } else {
         poke(header->length, static_cast<std::uint32_t>(interesting(rng, header->length, view.capacity)));
@@ -307,8 +314,12 @@ void mutate_record(Rng& rng, const RingView& view, std::uint64_t near) {
 }
 
 pid_t start_peer(Mode mode, std::byte* base, std::uint64_t seed) {
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid == 0) {
+        // Dies with the victim, even when the victim crashes (the proof that it can).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(0);
         if (mode == Mode::kController) agent_peer(base, seed);
         ring_peer(mode, base, seed);
     }
