@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <string>
 
 #include "runner/completions.hpp"
 #include "runner/ringside_ring_link.hpp"
@@ -15,6 +16,17 @@
 
 namespace ringside::runner {
 namespace {
+
+// This program's path, to start the sidecar child with. Read through
+// readlink, not exec'd as "/proc/self/exe": under valgrind that link names
+// valgrind's tool, which then fails to load as its own client, while
+// valgrind answers readlink with the client's path.
+std::string own_executable() {
+    char path[4096];
+    const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    if (length <= 0) return "/proc/self/exe";
+    return std::string(path, static_cast<std::size_t>(length));
+}
 
 std::string region_name(const Scenario& s) {
     static std::atomic<unsigned> counter{0};
@@ -274,7 +286,7 @@ public:
             return false;
         }
         control_ = pair[0];
-        child_ = safety::fork_exec({"/proc/self/exe", "sidecar-child", "--control-fd", "3"}, pair[1], error);
+        child_ = safety::fork_exec({own_executable(), "sidecar-child", "--control-fd", "3"}, pair[1], error);
         ::close(pair[1]);
         if (child_ < 0) return false;
         if (!send_json(control_, {{"scenario", scenario_to_json(s_)}, {"region", name_}})) {

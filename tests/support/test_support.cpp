@@ -205,11 +205,13 @@ SmapsEntry smaps_of(std::uintptr_t start) {
     SmapsEntry entry;
     std::ifstream smaps("/proc/self/smaps");
     std::string line;
-    char prefix[32];
-    std::snprintf(prefix, sizeof prefix, "%zx-", start);
     while (std::getline(smaps, line)) {
         if (!entry.found) {
-            entry.found = line.rfind(prefix, 0) == 0;
+            // Compared as numbers: the kernel pads addresses to 8 hex digits,
+            // and under valgrind mappings sit low enough to be padded.
+            std::uintptr_t first = 0;
+            std::uintptr_t last = 0;
+            entry.found = std::sscanf(line.c_str(), "%zx-%zx ", &first, &last) == 2 && first == start;
             continue;
         }
         unsigned long long kib = 0;
