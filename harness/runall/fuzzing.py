@@ -9,15 +9,17 @@ runs the hostile-peer fuzzer (ringside-hostile-fuzz: a forked peer mutates a
 ring's header, indices and record headers, and a tracer lane, while the
 consumer, the producer and the tracer controller run) for its share. With
 `canary` (default: on for sessions of 120 s or more, so `nightly` has it) it
-also runs the canary target (fuzz_record_canary: one bounds check removed)
-and requires a crash within CANARY_LIMIT_S.
+also runs the canaries, built with one bounds check removed from
+decode_record (RINGSIDE_FUZZ_CANARY_DROP_BOUNDS_CHECK): fuzz_record_canary
+must crash within CANARY_LIMIT_S from an empty corpus, and
+ringside-hostile-fuzz-canary must fail within HOSTILE_CANARY_LIMIT_S.
 
 The returned dict (JSON-serialisable):
     seconds     wall time spent fuzzing (build excluded)
     executions  total inputs run (libFuzzer units + hostile-peer rounds' operations)
     crashes     findings: crashing inputs, sanitizer reports, broken promises, hangs (must be 0)
     targets     {name: {executions, crashes, seconds, exec_per_s, artifacts, status, log}}
-    canary      None, or {caught, seconds_to_catch, limit_s, status, log}
+    canary      None, or {caught (both), seconds_to_catch, limit_s, status, log, hostile: {caught, seconds_to_catch, ...}}
     build       the build step's record (or {"build": "skipped"})
     ok          True when it built, nothing crashed and the canary (when run) was caught
 Artifacts (crashing inputs) go to out_dir/artifacts/, working corpora to
@@ -53,6 +55,9 @@ HOSTILE_BINARY = "ringside-hostile-fuzz"
 HOSTILE_SHARE = 0.2                      # of the session, at least HOSTILE_MIN_S
 HOSTILE_MIN_S = 3
 CANARY = "fuzz_record_canary"
+HOSTILE_CANARY = "ringside_hostile_fuzz_canary"      # the hostile-peer fuzzer over a library without the check
+HOSTILE_CANARY_BINARY = "ringside-hostile-fuzz-canary"
+HOSTILE_CANARY_LIMIT_S = 60
 # The canary must crash within this, from an empty corpus. Measured (2 vCPU Zen 5 KVM guest, shared, load
 # 2-4): 0.6 to 11.0 s in 15 runs (median 3.6 s), 12k to 526k executions (fuzz/README.md).
 CANARY_LIMIT_S = 120
@@ -79,7 +84,8 @@ def ensure_built(repo_root, log=None, deadline=None):
     """Configures and builds the fuzz preset's targets (cmake decides what is stale). (ok, record)."""
     _say(log, f"fuzz: building preset {PRESET} in {build_dir(repo_root)}")
     hostile = [HOSTILE] if (Path(repo_root) / "fuzz" / "hostile").is_dir() else []
-    ok, record = build.build(PRESET, targets=[*TARGETS, CANARY, *hostile], deadline=deadline)
+    ok, record = build.build(PRESET, targets=[*TARGETS, CANARY, *hostile, *([HOSTILE_CANARY] if hostile else [])],
+                             deadline=deadline)
     return ok, record
 
 
@@ -214,6 +220,29 @@ def run_canary(repo_root, out_dir, log, limit=CANARY_LIMIT_S):
            "log": record["log"]}
     _say(log, f"fuzz: canary {CANARY}: " + (f"caught in {record['seconds']} s" if caught
                                               else f"NOT caught within {limit} s"))
+    out["hostile"] = run_hostile_canary(repo_root, folder, log)
+    out["caught"] = caught and out["hostile"]["caught"]
+    return out
+
+
+def run_hostile_canary(repo_root, folder, log, limit=HOSTILE_CANARY_LIMIT_S):
+    """The hostile-peer fuzzer over the library without the bounds check must fail within `limit` s."""
+    exe = binary(repo_root, HOSTILE_CANARY_BINARY)
+    out = {"caught": False, "seconds_to_catch": None, "limit_s": limit, "status": "missing",
+           "log": str(Path(folder) / "hostile_canary.log")}
+    if not exe.exists():
+        _say(log, f"fuzz: {exe} is missing")
+        return out
+    start = time.monotonic()
+    cmd = [exe, "--seconds", str(limit), "--seed", "1", "--json", Path(folder) / "hostile_canary.json"]
+    rc, _, ended = procs.run(cmd, cwd=folder, log=out["log"], deadline=start + limit + 30, quiet=log is None)
+    clean_leftovers()
+    elapsed = round(time.monotonic() - start, 1)
+    out["caught"] = ended == "exited" and rc != 0
+    out["seconds_to_catch"] = elapsed if out["caught"] else None
+    out["status"] = "caught" if out["caught"] else f"missed ({ended}, exit {rc})"
+    _say(log, f"fuzz: canary {HOSTILE_CANARY_BINARY}: " + (f"caught in {elapsed} s" if out["caught"]
+                                                          else f"NOT caught within {limit} s"))
     return out
 
 

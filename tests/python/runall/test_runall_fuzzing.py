@@ -87,10 +87,22 @@ def test_the_canary_must_crash(tmp_path, build, canary_text, caught):
         fake(build, name, CLEAN)
     fake(build, fuzzing.HOSTILE_BINARY, HOSTILE % ("[]", 0))
     fake(build, fuzzing.CANARY, canary_text)
+    fake(build, fuzzing.HOSTILE_CANARY_BINARY, "#!/bin/sh\nkill -SEGV $$\n")
     result = session(tmp_path, canary=True)
+    assert result["canary"]["hostile"]["caught"]
     assert result["canary"]["caught"] is caught
     assert result["ok"] is caught
     assert result["crashes"] == 0  # a caught canary is not a finding
+
+
+def test_a_hostile_canary_that_survives_fails_the_session(tmp_path, build):
+    for name in fuzzing.TARGETS:
+        fake(build, name, CLEAN)
+    fake(build, fuzzing.HOSTILE_BINARY, HOSTILE % ("[]", 0))
+    fake(build, fuzzing.CANARY, CRASH)
+    fake(build, fuzzing.HOSTILE_CANARY_BINARY, "#!/bin/sh\nexit 0\n")
+    result = session(tmp_path, canary=True)
+    assert not result["canary"]["hostile"]["caught"] and not result["ok"]
 
 
 def test_leftovers_of_dead_fuzzers_are_removed_and_live_ones_kept(tmp_path):
