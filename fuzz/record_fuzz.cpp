@@ -56,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
 
     // Every record header decoded in place: what decode_record accepts lies inside.
     for (std::uint64_t offset = 0; offset + layout::kRecordHeaderBytes <= capacity; offset += align) {
+        // relaxed is enough: one thread, no other writer.
         const std::uint32_t commit = commit_word(view, offset).load(std::memory_order_relaxed);
         const DecodedRecord record = decode_record(view, offset, commit);
         // Reading every payload byte of an accepted record: ASan reports a

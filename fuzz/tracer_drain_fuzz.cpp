@@ -64,6 +64,9 @@ std::uint64_t my_claim() {
     return claim;
 }
 
+// The agent's stores. release: like a real agent's publishing stores, so what
+// it wrote before (records, ring infos) is ordered before each (the
+// controller runs on this thread anyway, in poll()).
 template <typename T>
 void poke(T& field, T value) {
     std::atomic_ref<T>(field).store(value, std::memory_order_release);
@@ -130,6 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
                 break;
             }
             case 2: {  // a raw submit entry
+                // relaxed is enough: the agent's own counter.
                 const std::uint64_t tail = std::atomic_ref<std::uint64_t>(lane.submit_tail).load(std::memory_order_relaxed);
                 poke(lane.submit_slots[tail % kQueueSlots], in.take<std::uint32_t>());
                 poke(lane.submit_tail, tail + 1);

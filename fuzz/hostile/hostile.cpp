@@ -65,6 +65,10 @@ void pause_us(std::uint32_t us) {
 
 // ---- the watchdog: a victim call that never returns ends the process -------------
 
+// Victim thread -> watchdog thread. The heartbeat, the peer's pid and the
+// mode are read for a decision and a message only, never to reach data the
+// writer published: relaxed is enough for them. g_watching ends the watch
+// (release/acquire, so the watchdog stops after the last round's work).
 std::atomic<std::uint64_t> g_heartbeat{0};
 std::atomic<bool> g_watching{false};
 std::atomic<pid_t> g_peer{0};
@@ -238,7 +242,7 @@ void mutate_record(Rng& rng, const RingView& view, std::uint64_t near) {
     poke(lane.agent_pid, static_cast<std::int32_t>(::getpid()));
     poke(lane.session, lane.session + 1);
     poke(lane.claim, claim);
-    // SYNC: lane-state. release: the claim before ACTIVE.
+    // SYNC: lane-state. release: the claim before ACTIVE (what a real agent does).
     std::atomic_ref<std::uint32_t>(lane.state).store(static_cast<std::uint32_t>(tr::LaneState::kActive),
                                                      std::memory_order_release);
     auto view_of = [&](std::uint32_t ring) {
@@ -534,6 +538,7 @@ private:
             for (std::uint32_t l = 0; l < kLanes; ++l) {
                 auto& lane = *reinterpret_cast<tr::LaneControl*>(base + tr::lane_control_offset(l));
                 for (std::uint32_t k = 1; k < tr::kViolationKinds; ++k) {
+                    // relaxed is enough: counters the controller (this process, same thread) wrote.
                     total += std::atomic_ref<std::uint64_t>(lane.violations[k]).load(std::memory_order_relaxed);
                 }
             }
