@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from . import bootstrap, canaries, execute, faults, matrix, procs, runner, store
+from .memcheck import run as run_memcheck
 from .checkers import ROOT
 from .progress import Progress
 
@@ -22,7 +23,7 @@ VARIANTS = {
     "release": ("quick", "stress", "process"),
     "asan": ("quick", "process"),
     "tsan": ("quick",),
-    "valgrind": ("quick",),  # run under valgrind memcheck (ctest -T memcheck)
+    "valgrind": ("quick",),  # run under valgrind memcheck (memcheck.py: one valgrind per gtest binary)
 }
 MEMCHECK_VARIANTS = {"valgrind"}
 # pytest (tests/python) runs after these variants' ctest, against
@@ -244,9 +245,13 @@ def test_variant(variant, args, deadline, run_dir, collected):
         clear_memcheck_logs(variant)
     logs = Path(run_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    rc, output = run(ctest_command(variant, args), deadline, capture=True, log=logs / f"ctest-{variant}.log")
+    if memcheck:  # one valgrind per gtest binary, not per case (memcheck.py)
+        rc, counts = run_memcheck(ctest_command(variant, args), args.jobs, deadline, logs, count_results, run)
+    else:
+        rc, output = run(ctest_command(variant, args), deadline, capture=True, log=logs / f"ctest-{variant}.log")
+        counts = count_results(output)
     result["tests"] = step_status(rc)
-    result["passed"], result["failed"], result["skipped"] = count_results(output)
+    result["passed"], result["failed"], result["skipped"] = counts
     if memcheck and rc != 0:
         show_memcheck_logs(variant)
     result["ok"] = rc == 0 and result["failed"] == 0
