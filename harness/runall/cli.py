@@ -5,7 +5,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import bootstrap, jobs, matrix, nightly, nightstore, rules, shard, shm, store, testsuite
+from . import bootstrap, faults, jobs, matrix, nightly, nightstore, rules, shard, shm, store, testsuite
 
 SCENARIOS = store.ROOT / "scenarios"
 DEFAULT_SCENARIOS = SCENARIOS / "default.toml"
@@ -122,6 +122,8 @@ def cmd_list(args):
             rows.append(seen[key])
         seen[key][3] += 1
         seen[key][4] += item.estimate_s
+    rows += [[s.group, "release", s.kind, 1, faults.estimate_seconds(s.params), s.slug, s.id]
+             for s in jobs.fault_scenarios(job)]
     head = ["group", "variant", "kind", "reps", "est", "scenario", "id"]
     table = [head] + [[g, v, k, str(n), f"{s:.1f}s", slug, sid[-10:]] for g, v, k, n, s, slug, sid in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]

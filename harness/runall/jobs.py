@@ -259,6 +259,8 @@ def estimate_phases(items, job):
         phases["canaries"] = 2.0 + sum(CANARY_S[v] for v in checked)
     for variant in variants_of(items):
         phases[f"scenarios {variant}"] = sum(i.estimate_s for i in items if i.variant == variant)
+    if fault_list := fault_scenarios(job):
+        phases["faults"] = sum(faults.estimate_seconds(s.params) for s in fault_list)
     return phases
 
 
