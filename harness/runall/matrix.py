@@ -56,7 +56,8 @@ class Scenario:
 
 def stable_hash(params):
     """sha1 of the canonical JSON of the parameters that shape the measurement."""
-    kept = {k: v for k, v in params.items() if k not in P.NOT_IN_ID}
+    kept = {k: v for k, v in params.items() if k not in P.NOT_IN_ID
+            and not (k in P.IN_ID_UNLESS_DEFAULT and v == P.PARAMS[k].default)}
     canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(canonical.encode()).hexdigest()
 
@@ -81,7 +82,8 @@ def slug(p):
         elif p[f"{side}.sched.nice"]:
             parts.append(f"{side}-nice{p[f'{side}.sched.nice']}")
     if p["contention.threads"]:
-        parts.append(f"busy{p['contention.threads']}-{p['contention.sched.policy']}")
+        kind = "proc" if p.get("contention.processes") else ""
+        parts.append(f"busy{p['contention.threads']}{kind}-{p['contention.sched.policy']}")
     if p["load.mode"] != "closed":
         parts.append("open" + str(int(p["load.rate_per_s"])) if p["load.mode"] == "open" else "tput")
     if p["load.burst"] != 1:

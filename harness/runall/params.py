@@ -74,6 +74,7 @@ PARAMS = {
     **_side("sidecar"),
     "placement": Param("enum", "different_cores", choices=("different_cores", "same_core", "unpinned")),
     "contention.threads": Param("int", 0, 0, 64),
+    "contention.processes": Param("bool", False),
     "contention.sched.policy": Param("enum", "other", choices=POLICIES),
     "contention.sched.priority": Param("int", 0, 0, 99),
     "contention.sched.nice": Param("int", 0, -20, 19),
@@ -95,6 +96,9 @@ PARAMS = {
 # Watchdog and bookkeeping fields: they do not change what is measured, so they
 # stay out of the stable id (a longer timeout must not break comparisons).
 NOT_IN_ID = frozenset({"timeout_s", "patience_s", "interval_s", "file_dir"})
+# Parameters added after ids were in use: left out of the id at their default,
+# so every scenario written before them keeps its id.
+IN_ID_UNLESS_DEFAULT = frozenset({"contention.processes"})
 
 
 def defaults():

@@ -90,6 +90,7 @@ const std::vector<Flag> kFlags = {
     {"--contention-policy", {"contention.sched.policy"}, "their policy"},
     {"--contention-priority", {"contention.sched.priority"}, "their fifo/rr priority"},
     {"--contention-nice", {"contention.sched.nice"}, "their nice"},
+    {"--contention-processes", {"contention.processes"}, "true: busy processes instead of threads"},
     {"--contention-cpus", {"contention.cpus"}, "their CPUs, e.g. 0,1", true},
     {"--load", {"load.mode"}, "closed, open or throughput"},
     {"--rate", {"load.rate_per_s"}, "open loop: messages per second"},

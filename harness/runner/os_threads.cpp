@@ -1,6 +1,9 @@
 #include "runner/os_threads.hpp"
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,6 +13,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "runner/safety.hpp"
 
 namespace ringside::runner {
 namespace {
@@ -202,9 +207,82 @@ nlohmann::ordered_json cost_json(const ThreadCost& c, std::uint64_t messages) {
     return out;
 }
 
+namespace {
+
+// A busy process: forked from a threaded runner, so the child makes only
+// async-signal-safe calls until it _exits at `deadline_ns` (monotonic).
+pid_t fork_spinner(std::uint64_t deadline_ns) {
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
+    std::uint64_t work = 0;
+    for (;;) {
+        for (int k = 0; k < 65536; ++k) work = work * 6364136223846793005ull + 1;
+        timespec now{};
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        if (static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(now.tv_nsec) >=
+            deadline_ns) {
+            ::_exit(static_cast<int>(work & 1));
+        }
+    }
+}
+
+// apply_sched for another process (the parent sets a spinner's scheduling).
+Granted apply_sched_to(pid_t pid, const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
+    Granted granted;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &set);
+    } else {
+        for (int c : allowed) CPU_SET(c, &set);
+    }
+    if (sched_setaffinity(pid, sizeof set, &set) != 0) note_refusal(granted, "affinity", errno);
+    sched_param param{};
+    if (is_realtime(sched.policy)) {
+        param.sched_priority = sched.priority;
+        if (sched_setscheduler(pid, sched.policy == Policy::kFifo ? SCHED_FIFO : SCHED_RR, &param) != 0) {
+            note_refusal(granted, name(sched.policy), errno);
+        }
+    } else {
+        if (sched_setscheduler(pid, SCHED_OTHER, &param) != 0) note_refusal(granted, "other", errno);
+        if (setpriority(PRIO_PROCESS, static_cast<id_t>(pid), sched.nice) != 0) {
+            note_refusal(granted, "nice " + std::to_string(sched.nice), errno);
+        }
+    }
+    Granted read = read_granted(pid);
+    read.refused = granted.refused;
+    read.refused_errno = granted.refused_errno;
+    return read;
+}
+
+}  // namespace
+
 void ContentionThreads::start(const runner::Contention& spec, const std::vector<int>& allowed, double max_seconds) {
     granted_.assign(static_cast<std::size_t>(spec.threads), Granted{});
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(max_seconds);
+    if (spec.processes) {
+        timespec now{};
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        const std::uint64_t deadline_ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ull +
+                                          static_cast<std::uint64_t>(now.tv_nsec) +
+                                          static_cast<std::uint64_t>(max_seconds * 1e9);
+        for (int i = 0; i < spec.threads; ++i) {
+            const int cpu = spec.cpus.empty() ? -1 : spec.cpus[static_cast<std::size_t>(i) % spec.cpus.size()];
+            cpus_.push_back(cpu);
+            const pid_t pid = fork_spinner(deadline_ns);
+            if (pid < 0) {
+                note_refusal(granted_[static_cast<std::size_t>(i)], "fork", errno);
+                continue;
+            }
+            safety::track_child(pid);
+            pids_.push_back(pid);
+            granted_[static_cast<std::size_t>(i)] = apply_sched_to(pid, spec.sched, cpu, allowed);
+        }
+        return;
+    }
     for (int i = 0; i < spec.threads; ++i) {
         const int cpu = spec.cpus.empty() ? -1 : spec.cpus[static_cast<std::size_t>(i) % spec.cpus.size()];
         cpus_.push_back(cpu);
@@ -229,6 +307,13 @@ void ContentionThreads::start(const runner::Contention& spec, const std::vector<
 }
 
 void ContentionThreads::stop() {
+    for (const pid_t pid : pids_) {
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        safety::untrack_child(pid);
+    }
+    pids_.clear();
     stop_.store(true, std::memory_order_relaxed);
     for (std::thread& t : threads_) {
         if (t.joinable()) t.join();

@@ -61,8 +61,10 @@ nlohmann::ordered_json cost_json(const ThreadCost& cost, std::uint64_t messages)
 nlohmann::ordered_json cost_to_json(const ThreadCost& cost);
 ThreadCost cost_from_json(const nlohmann::json& json);
 
-// N threads spinning on chosen CPUs at a chosen policy until stop(), or
-// until their own deadline: they never outlive the run.
+// N threads (or, with Contention::processes, forked processes) spinning on
+// chosen CPUs at a chosen policy until stop(), or until their own deadline:
+// they never outlive the run (processes also die with the runner:
+// PR_SET_PDEATHSIG, and the watchdog kills them as tracked children).
 class ContentionThreads {
 public:
     ContentionThreads() = default;
@@ -81,6 +83,7 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<int> started_{0};
     std::vector<std::thread> threads_;
+    std::vector<pid_t> pids_;
     std::vector<Granted> granted_;
     std::vector<int> cpus_;
 };

@@ -406,6 +406,7 @@ RunResult Session::compose() {
     granted["contention"] = ojson::array();
     for (std::size_t i = 0; i < contention_.granted().size(); ++i) {
         granted["contention"].push_back(granted_json(contention_.granted()[i], s_.contention.sched, contention_.cpu_of(i)));
+        granted["contention"].back()["process"] = s_.contention.processes;  // tid is then a process id
     }
     const bool host_boost = is_realtime(s_.host.sched.policy) || s_.host.sched.nice < 0;
     const bool sidecar_boost = is_realtime(s_.sidecar.sched.policy) || s_.sidecar.sched.nice < 0;

@@ -203,6 +203,7 @@ bool scenario_from_json(const json& spec, Scenario& out, std::string& error) {
     if (const json* contention = r.object("contention")) {
         Reader c(*contention, "contention", error);
         c.number("threads", out.contention.threads, 0, 64);
+        c.boolean("processes", out.contention.processes);
         if (const json* sched = c.object("sched")) read_sched(*sched, "contention.sched", out.contention.sched, error);
         if (const json* cpus = c.object("cpus")) {
             out.contention.cpus.clear();
@@ -251,6 +252,7 @@ nlohmann::ordered_json scenario_to_json(const Scenario& s) {
     out["sidecar"] = side_json(s.sidecar);
     out["placement"] = name(s.placement);
     out["contention"] = {{"threads", s.contention.threads},
+                         {"processes", s.contention.processes},
                          {"sched", sched_json(s.contention.sched)},
                          {"cpus", s.contention.cpus}};
     out["load"] = {{"mode", name(s.load.mode)}, {"rate_per_s", s.load.rate_per_s}, {"burst", s.load.burst}};

@@ -44,6 +44,7 @@ struct SideSpec {
 
 struct Contention {
     int threads = 0;
+    bool processes = false;  // forked busy processes instead of threads of the runner
     SchedSpec sched;
     std::vector<int> cpus;  // empty: unpinned (SCHED_OTHER only)
 };

@@ -249,3 +249,10 @@ def test_select_filters_by_text_and_variant(tmp_path):
     assert len(matrix.select(scenarios, "alpha", ["asan"])) == 2
     assert {v for _, v in matrix.select(scenarios, None, ["tsan", "valgrind"])} == {"tsan", "valgrind"}
     assert matrix.select(scenarios, "nothing") == []
+
+
+def test_contention_processes_at_its_default_leaves_every_older_id_unchanged():
+    defaults = params.defaults()
+    without = {k: v for k, v in defaults.items() if k != "contention.processes"}
+    assert matrix.stable_hash(defaults) == matrix.stable_hash(without)
+    assert matrix.stable_hash(dict(defaults, **{"contention.processes": True})) != matrix.stable_hash(defaults)
