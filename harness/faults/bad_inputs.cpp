@@ -301,11 +301,13 @@ int main(int argc, char** argv) {
     std::string json_path;
     g_dir = "/tmp";
     int timeout_ms = 10'000;
+    bool self_test = false;
     app.add_option("--dir", g_dir, "where scratch region files go (a fresh folder is made inside)")
         ->check(CLI::ExistingDirectory);
     app.add_option("--json", json_path, "write the summary here");
     app.add_option("--timeout-ms", timeout_ms, "a case running longer than this is a hang")
         ->check(CLI::Range(100, 600'000));
+    app.add_flag("--self-test", self_test, "add a case that crashes and one that hangs: both must be counted as failed");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -322,7 +324,18 @@ int main(int argc, char** argv) {
     json summary = {{"schema", "ringside-bad-inputs/1"}, {"cases", json::array()}};
     int passed = 0;
     int failed = 0;
-    for (const Case& c : cases()) {
+    std::vector<Case> all = cases();
+    if (self_test) {
+        all.push_back(Case{"self-test: a call that crashes", RS_ERR_INVALID_ARGUMENT, "", [] {
+                               ::raise(SIGSEGV);
+                               return RS_OK;
+                           }});
+        all.push_back(Case{"self-test: a call that hangs", RS_ERR_INVALID_ARGUMENT, "", [] {
+                               for (;;) ::pause();
+                               return RS_OK;
+                           }});
+    }
+    for (const Case& c : all) {
         json record = run_case(c, timeout_ms);
         (record["ok"].get<bool>() ? passed : failed) += 1;
         std::printf("%-4s %s: %s\n", record["ok"].get<bool>() ? "ok" : "FAIL", c.what.c_str(),
