@@ -207,6 +207,7 @@ bool trial(Run& run, Kind kind, std::mt19937_64& rng, Totals& totals) {
     board.seed = rng();
     board.park_at = UINT64_MAX;
     board.max_records = UINT64_MAX;
+    // relaxed is enough: stored before fork(), which orders it before everything the children do.
     board.delivered_end.store(run.next_seq, std::memory_order_relaxed);
     const bool kill_producer = kind != Kind::kConsumer;
     const bool kill_consumer = kind != Kind::kProducer;
@@ -272,6 +273,7 @@ bool trial(Run& run, Kind kind, std::mt19937_64& rng, Totals& totals) {
                     board.start_seq = std::max(attempted_end, board.start_seq);
                     board.park_at = park ? board.start_seq + rng() % 24 : UINT64_MAX;
                     board.seed = rng();
+                    // relaxed is enough: the old producer is reaped and the next is forked after these.
                     board.attempted_end.store(0, std::memory_order_relaxed);
                     board.committed_end.store(0, std::memory_order_relaxed);
                     board.producer_phase.store(0, std::memory_order_relaxed);
@@ -345,6 +347,7 @@ bool trial(Run& run, Kind kind, std::mt19937_64& rng, Totals& totals) {
         totals.failures.push_back("delivered a sequence that was never reserved");
         ok = false;
     }
+    // relaxed is enough: counters of children that are reaped (waitpid orders their stores before us).
     totals.half_written += board.half_written.load(std::memory_order_relaxed);
     totals.out_of_order += board.out_of_order.load(std::memory_order_relaxed);
     if (board.half_written.load(std::memory_order_relaxed) != 0 || board.out_of_order.load(std::memory_order_relaxed)) {

@@ -157,6 +157,7 @@ int consumer_main(const std::string& region_path, Board& board) {
     std::uniform_int_distribution<std::uint64_t> pause_ns(0, 30'000);
     const auto give_up = Clock::now() + kPeerLifetime;
     std::uint64_t next = board.start_seq;
+    // release (like every phase store): the driver acquires phases while it decides when to kill.
     board.consumer_phase.store(static_cast<std::uint32_t>(Phase::kStarted), std::memory_order_release);
     while (Clock::now() < give_up) {
         rs_record records[8];
@@ -167,6 +168,7 @@ int consumer_main(const std::string& region_path, Board& board) {
             if (board.producer_phase.load(std::memory_order_acquire) == static_cast<std::uint32_t>(Phase::kDone)) {
                 if (rs_ring_peek_batch(ring, records, 8, &count) == RS_EMPTY) break;
             } else {
+                // relaxed is enough: a progress note nobody synchronises on.
                 board.consumer_phase.store(static_cast<std::uint32_t>(Phase::kWaiting), std::memory_order_relaxed);
                 ::sched_yield();
                 continue;
@@ -176,6 +178,7 @@ int consumer_main(const std::string& region_path, Board& board) {
         }
         for (std::size_t i = 0; i < count; ++i) {
             const RecordCheck check = check_record(records[i].data, records[i].length);
+            // relaxed is enough for both counters: the driver reads them after reaping us.
             if (!check.intact) {
                 board.half_written.fetch_add(1, std::memory_order_relaxed);
             } else if (check.seq != next) {
