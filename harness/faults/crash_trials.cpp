@@ -117,6 +117,7 @@ public:
             const RecordCheck check = check_record(records[i].data, records[i].length);
             if (skip_one_ && !first_ && check.intact && check.seq == next) {  // --inject-bug: the check must see this as lost
                 skip_one_ = false;
+                skipped_ = true;
                 continue;
             }
             if (!check.intact) {
@@ -170,6 +171,7 @@ public:
         ring_ = nullptr;
     }
     [[nodiscard]] bool saw_any() const { return !first_; }
+    [[nodiscard]] bool skipped() const { return skipped_; }
     [[nodiscard]] std::uint64_t first_seq() const { return first_seq_; }
     [[nodiscard]] std::uint64_t duplicates() const { return duplicates_; }
 
@@ -181,6 +183,7 @@ private:
     rs_region_t* region_;
     rs_ring_t* ring_ = nullptr;
     bool skip_one_;
+    bool skipped_ = false;
     bool first_ = true;
     std::uint64_t first_seq_ = 0;
     std::uint64_t duplicates_ = 0;
@@ -233,7 +236,6 @@ bool trial(Run& run, Kind kind, std::mt19937_64& rng, Totals& totals) {
     int consumer_code = -1;
     bool consumer_was_killed = false;
     Verifier verifier(run.region, run.inject_skip);
-    run.inject_skip = false;
     std::uint64_t next = run.next_seq;
     bool ok = true;
     bool verifier_started = false;
@@ -321,6 +323,7 @@ bool trial(Run& run, Kind kind, std::mt19937_64& rng, Totals& totals) {
         if (!got_any) std::this_thread::yield();
     }
     verifier.detach();
+    if (verifier.skipped()) run.inject_skip = false;  // --inject-bug: once, in the first trial that can
 
     // Consumer restart: the fresh consumer resumed where the killed one
     // released; whatever it had checked but not released comes again.
