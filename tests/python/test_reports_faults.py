@@ -18,7 +18,7 @@ def fault_record(group, status="pass", **summary):
 
 def run_with_faults(tmp_path, records):
     run = tmp_path / "run"
-    make_run(run, size="default", repetitions=1, with_files=False)
+    make_run(run, size="tiny", repetitions=1, with_files=False)
     doc = json.loads((run / "results.json").read_text())
     doc["faults"] = records
     (run / "results.json").write_text(json.dumps(doc))
