@@ -15,14 +15,7 @@
 namespace {
 
 int run_tool(const std::string& arguments, std::string& output) {
-    const std::string command = std::string(RINGSIDE_BAD_INPUTS) + " " + arguments + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return -1;
-    char buffer[4096];
-    output.clear();
-    while (std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, got);
-    const int status = ::pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return rstest::run_command(RINGSIDE_BAD_INPUTS, arguments, output);
 }
 
 nlohmann::json summary_of(const std::string& path) {

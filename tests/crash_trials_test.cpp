@@ -31,14 +31,7 @@ std::set<std::string> listing(const std::string& folder, const std::string& part
 
 // Runs the driver with `arguments`; returns its exit code, its stdout+stderr in `output`.
 int run_driver(const std::string& arguments, std::string& output) {
-    const std::string command = std::string(RINGSIDE_CRASH_TRIALS) + " " + arguments + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return -1;
-    char buffer[4096];
-    output.clear();
-    while (std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, got);
-    const int status = ::pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return rstest::run_command(RINGSIDE_CRASH_TRIALS, arguments, output);
 }
 
 json read_json(const std::string& path) {

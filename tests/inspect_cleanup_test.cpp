@@ -20,14 +20,7 @@ namespace {
 using rstest::Scratch;
 
 int run_inspect(const std::string& arguments, std::string& output) {
-    const std::string command = std::string(RINGSIDE_INSPECT) + " " + arguments + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return -1;
-    char buffer[4096];
-    output.clear();
-    while (std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, got);
-    const int status = ::pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return rstest::run_command(RINGSIDE_INSPECT, arguments, output);
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

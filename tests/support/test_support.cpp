@@ -297,6 +297,17 @@ pid_t fork_child(const std::function<int()>& body) {
     ::_exit(code);
 }
 
+int run_command(const std::string& program, const std::string& arguments, std::string& output) {
+    const std::string command = program + " " + arguments + " 2>&1";
+    output.clear();
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return -1;
+    char buffer[4096];
+    while (std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, got);
+    const int status = ::pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int wait_child(pid_t pid, int timeout_ms) {
     if (pid <= 0) return -1;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -162,6 +162,10 @@ pid_t fork_child(const std::function<int()>& body);
 // The child's exit code, 128 + signal if killed, or -1 if it did not finish
 // within `timeout_ms` (it is then killed and reaped).
 int wait_child(pid_t pid, int timeout_ms = 60'000);
+// Runs `program arguments` through the shell with stderr folded into stdout;
+// returns its exit code (128 + signal if killed, -1 if it could not start)
+// and its output in `output`. For the tests of the command-line tools.
+int run_command(const std::string& program, const std::string& arguments, std::string& output);
 
 // A pipe whose byte reads time out instead of hanging a test.
 class Pipe {
