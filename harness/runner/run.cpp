@@ -385,7 +385,9 @@ RunResult Session::compose() {
                          {"payload_bytes_per_s", rate * static_cast<double>(s_.payload_bytes)}};
     LegCounts total;
     total.sent = forward_.sent;
-    total.received = return_.received;
+    // End to end: what came back; a tracer run has no return leg (events end
+    // in the controller), so what the lane counted is its end.
+    total.received = tracer_ ? forward_.received : return_.received;
     for (const LegCounts* leg : {&forward_, &return_}) {
         total.lost += leg->lost;
         total.duplicated += leg->duplicated;

@@ -21,6 +21,9 @@ TEST(TracerWorkload, EmitsEveryEventAndAccountsForEachOne) {
     EXPECT_EQ(doc["latency_ns"]["count"], 20000) << "one emit-cost sample per measured event";
     EXPECT_EQ(doc["validation"]["forward"]["sent"], 21000);
     EXPECT_EQ(doc["validation"]["forward"]["received"], 21000) << "the lane counted every attempt";
+    // No return leg: end to end is the forward leg (run_all.py fails a run whose total sent != received).
+    EXPECT_EQ(doc["validation"]["total"]["received"], 21000);
+    EXPECT_EQ(doc["validation"]["total"]["ok"], true);
     const json& tracer = doc["tracer"];
     EXPECT_EQ(tracer["emitted"], 21000);
     EXPECT_EQ(tracer["accepted"].get<std::uint64_t>() + tracer["dropped"].get<std::uint64_t>(), 21000u);
