@@ -16,7 +16,7 @@ using namespace ringside::trace;
 
 TEST(tracer_Layout, VersionsAndMagics) {
     EXPECT_EQ(kTraceMajor, 1);
-    EXPECT_EQ(kTraceMinor, 0);
+    EXPECT_EQ(kTraceMinor, 1);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(&kTraceMagic), 8), "RSTRACE1");
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(&sink::kFileMagic), 8), "RSTRACEF");
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(&sink::kIndexFileMagic), 8), "RSTRACEX");
@@ -55,6 +55,7 @@ TEST(tracer_Layout, LaneControlPage) {
     EXPECT_EQ(offsetof(LaneControl, detail_window), 296u);
     EXPECT_EQ(offsetof(LaneControl, submits), 304u);
     EXPECT_EQ(offsetof(LaneControl, index_rings_dumped), 384u);
+    EXPECT_EQ(offsetof(LaneControl, flush_snapshots), 528u);
     EXPECT_EQ(offsetof(LaneControl, violations), 464u);
     EXPECT_EQ(offsetof(LaneControl, submit_head), 640u);
     EXPECT_EQ(offsetof(LaneControl, submit_tail), 768u);
@@ -71,6 +72,8 @@ TEST(tracer_Layout, RingPagesAndRecords) {
     EXPECT_EQ(offsetof(RingInfo, window), 8u);
     EXPECT_EQ(offsetof(RingInfo, records), 64u);
     EXPECT_EQ(offsetof(RingInfo, controller_holds), 128u);
+    EXPECT_EQ(offsetof(RingInfo, flushed_window), 144u);
+    EXPECT_EQ(offsetof(RingInfo, flushed_records), 168u);
     EXPECT_EQ(kRingInfoOffset, 512u);
     EXPECT_EQ(sizeof(IndexEvent), 16u);
     EXPECT_EQ(offsetof(IndexEvent, event_id), 8u);

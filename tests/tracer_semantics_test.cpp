@@ -238,21 +238,7 @@ TEST_F(tracer_Semantics, AgentFlushSubmitsThePartialIndexWindow) {
     EXPECT_FALSE(trace.report.sessions[0].ended);
 }
 
-TEST_F(tracer_Semantics, ControllerFlushIsServedAtTheAgentsNextEmit) {
-    create(4);
-    AgentPtr agent = make_agent(name_);
-    EXPECT_EQ(emit_many(agent.get(), 5, 8), 5u);
-    // Nobody emits: the request cannot be served.
-    EXPECT_EQ(rs_tracer_controller_flush(controller_.get(), 5'000'000), RS_TIMEOUT);
-    std::atomic<int> result{-100};
-    std::thread flusher([&] { result = rs_tracer_controller_flush(controller_.get(), 10'000'000'000ull); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_EQ(emit_many(agent.get(), 1, 8), 1u);  // serves the request, then records itself
-    flusher.join();
-    EXPECT_EQ(result.load(), RS_OK);
-    const Trace trace = read_trace(dir_.sink());
-    EXPECT_GE(trace.report.sessions.at(0).events, 5u);
-}
+// Controller flushes (the agent's answer, and snapshots without it): tests/tracer_flush_test.cpp.
 
 TEST_F(tracer_Semantics, CloseReturnsEveryRingAndTheLaneCanBeClaimedAgain) {
     create(4, 1);

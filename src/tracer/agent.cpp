@@ -304,7 +304,6 @@ void TraceAgent::begin_window(Active& active, RingKind kind) {
     anchor_pair(clock_, tsc, ns);
     put(info.kind, static_cast<std::uint32_t>(kind));
     put(info.marked, active.marked ? 1u : 0u);
-    put(info.window, window);
     put(info.start_position, active.appender.window_start());
     put(info.first_seq, first_seq);
     put(info.open_tsc, tsc);
@@ -312,6 +311,9 @@ void TraceAgent::begin_window(Active& active, RingKind kind) {
     put(info.full_tsc, std::uint64_t{0});
     put(info.full_ns, std::uint64_t{0});
     put(info.records, std::uint64_t{0});
+    // SYNC: window-open. release, once per window (not per event): a flush
+    // snapshot that loads this number with acquire sees the fields above.
+    std::atomic_ref<std::uint64_t>(info.window).store(window, std::memory_order_release);
 }
 
 void TraceAgent::submit(Active& active, SubmitAction action) {

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -205,6 +206,11 @@ void TraceController::sync_sinks() {
     }
 }
 
+// Ask, wait a little, then snapshot (docs/tracer.md, "Flush on demand"): a
+// lane is done when its agent acknowledged (its partial windows were
+// submitted and are drained below) or when snapshot_lane dumped its active
+// index window's committed prefix. Only a lane that can be done neither way
+// (overwrite oldest, idle agent) keeps us waiting until `timeout_ns`.
 rs_result TraceController::flush_cycle(std::uint64_t timeout_ns) {
     TraceHeader& header = region_->header();
     std::uint64_t target = 0;
@@ -215,24 +221,31 @@ rs_result TraceController::flush_cycle(std::uint64_t timeout_ns) {
         put(header.flush_request, target);
     }
     const std::uint64_t deadline = deadline_after(timeout_ns);
-    bool acknowledged = false;
+    const std::uint64_t grace = deadline_after(std::min(timeout_ns, kFlushGraceNs));
+    bool snapshotted = false;
+    bool done = false;
+    bool covered[kMaxLanes] = {};
     for (;;) {
         {
             std::lock_guard<std::mutex> lock(work_);
             for (std::uint32_t i = 0; i < region_->lanes(); ++i) drain_lane(i);
-            acknowledged = true;
-            for (std::uint32_t i = 0; i < region_->lanes() && acknowledged; ++i) {
+            const bool snapshot_now = !snapshotted && monotonic_ns() >= grace;
+            done = true;
+            for (std::uint32_t i = 0; i < region_->lanes(); ++i) {
                 LaneControl& control = region_->lane(i);
                 const bool active = std::atomic_ref<std::uint32_t>(control.state).load(std::memory_order_acquire) ==
                                     static_cast<std::uint32_t>(LaneState::kActive);
                 // acquire: the agent's submits are published before its acknowledgement.
-                if (active && std::atomic_ref<std::uint64_t>(control.flush_ack).load(std::memory_order_acquire) <
-                                  target) {
-                    acknowledged = false;
+                if (!active || covered[i] ||
+                    std::atomic_ref<std::uint64_t>(control.flush_ack).load(std::memory_order_acquire) >= target) {
+                    continue;
                 }
+                if (snapshot_now) covered[i] = snapshot_lane(i);
+                if (!covered[i]) done = false;
             }
+            snapshotted = snapshotted || snapshot_now;
         }
-        if (acknowledged || monotonic_ns() >= deadline) break;
+        if (done || monotonic_ns() >= deadline) break;
         const timespec nap{0, 200'000};
         ::nanosleep(&nap, nullptr);
     }
@@ -241,7 +254,7 @@ rs_result TraceController::flush_cycle(std::uint64_t timeout_ns) {
     check_lanes();
     if (sync_on_flush_) sync_sinks();
     add(header.flushes_served, 1);
-    return acknowledged ? RS_OK : RS_TIMEOUT;
+    return done ? RS_OK : RS_TIMEOUT;
 }
 
 rs_result TraceController::flush(std::uint64_t timeout_ns) {

@@ -56,12 +56,18 @@ public:
     static rs_result destroy(TraceController* controller);
 
     rs_result start();
-    // Stops the drain thread, asks live agents to flush (waiting up to
-    // `timeout_ns` for them), drains, recovers dead lanes, syncs the sinks.
+    // Stops the drain thread, flushes (as flush()), recovers dead lanes,
+    // syncs and closes the sinks.
     rs_result stop(std::uint64_t timeout_ns);
-    // Drains now, asks live agents to submit their partial windows and waits
-    // up to `timeout_ns` for each to acknowledge; RS_TIMEOUT if one did not.
+    // Drains now, asks live agents to submit their partial windows, waits a
+    // little (kFlushGraceNs at most) for them to acknowledge, then dumps the
+    // committed prefix of the active index window of every lane that did not
+    // (snapshot_lane). On RS_OK every event committed before the call is on
+    // disk (docs/tracer.md, "Flush on demand"). RS_TIMEOUT if a lane could
+    // not be snapshotted (overwrite-oldest) and its agent did not
+    // acknowledge within `timeout_ns`.
     rs_result flush(std::uint64_t timeout_ns);
+    static constexpr std::uint64_t kFlushGraceNs = 2'000'000;
     // One drain pass and liveness check on the calling thread (not started).
     std::uint32_t poll();
 
@@ -83,6 +89,7 @@ private:
         std::uint64_t free_acked = 0;  // free_q positions below were popped by the agent
         std::uint32_t pushed[kQueueSlots] = {};  // what we pushed, by position (never trust the slots)
         Owner owner[kMaxRingsPerLane] = {};
+        std::uint32_t handed_back[kMaxRingsPerLane] = {};  // pushes on free_q per ring (flush snapshots compare)
         std::uint32_t session = 0;
         bool session_open = false;
         LaneSink sink;
@@ -102,8 +109,11 @@ private:
     void process_entry(std::uint32_t lane, std::uint32_t entry);
     void sync_free_head(std::uint32_t lane);
     void take_back(std::uint32_t lane, std::uint32_t ring, RingKind kind, bool dump, std::uint32_t flags);
-    void write_window(std::uint32_t lane, std::uint32_t ring, RingKind kind, const Window& window,
+    bool write_window(std::uint32_t lane, std::uint32_t ring, RingKind kind, const Window& window,
                       std::uint32_t flags);
+    static bool flushed_prefix(const RingView& view, const RingInfo& info, std::uint64_t start, std::uint64_t& from,
+                               std::uint64_t& first_seq);
+    bool snapshot_lane(std::uint32_t lane);
     void give_back(std::uint32_t lane, std::uint32_t ring);
     void check_lanes();
     bool agent_alive(std::uint64_t claim) const;

@@ -23,6 +23,7 @@ struct TraceController::Window {
     std::uint64_t last_seq = 0;
     std::uint64_t first_ts = 0;
     std::uint64_t last_ts = 0;
+    std::uint64_t next_seq = 0;  // index: the sequence number after the last record scanned
     std::uint32_t violations = 0;
     bool has_seq = false;
     bool truncated = false;
@@ -30,15 +31,18 @@ struct TraceController::Window {
 
 namespace {
 
-// Walks a window's committed records with the ring code's validation, never
-// past one lap and never outside the data area. Index windows number their
-// events from `first_seq` (RingInfo.first_seq: untrusted, only reported).
-void scan_window(const RingView& view, RingKind kind, std::uint64_t start, std::uint64_t first_seq, auto& window) {
+// Walks a window's committed records from `start` with the ring code's
+// validation, never past one lap of the window that begins at `origin` and
+// never outside the data area. Index windows number their events from
+// `first_seq` (RingInfo.first_seq or RingInfo.flushed_seq: untrusted, only
+// reported).
+void scan_window(const RingView& view, RingKind kind, std::uint64_t origin, std::uint64_t start,
+                 std::uint64_t first_seq, auto& window) {
     window.start = start;
     std::uint64_t position = start;
     std::uint64_t seq = first_seq;
     for (;;) {
-        if (position - start + layout::kRecordHeaderBytes > view.capacity) {
+        if (position - origin + layout::kRecordHeaderBytes > view.capacity) {
             window.truncated = true;  // no terminator within a lap: the agent always leaves one
             break;
         }
@@ -48,7 +52,7 @@ void scan_window(const RingView& view, RingKind kind, std::uint64_t start, std::
         if (commit == 0) break;
         const DecodedRecord record = decode_record(view, position, commit);
         if (record.status != RingStatus::kOk ||
-            position + record.total - start + layout::kRecordHeaderBytes > view.capacity) {
+            position + record.total - origin + layout::kRecordHeaderBytes > view.capacity) {
             ++window.violations;
             window.truncated = true;
             break;
@@ -69,8 +73,10 @@ void scan_window(const RingView& view, RingKind kind, std::uint64_t start, std::
                 } else if (record.length == sizeof(IndexControl)) {
                     IndexControl control{};
                     std::memcpy(&control, payload, sizeof control);
-                    if (control.kind == static_cast<std::uint32_t>(ControlKind::kGap) && control.first == seq) {
-                        seq += control.value;
+                    // The readers' rule: a flush snapshot's next_seq must be the
+                    // number a reader gives the next record.
+                    if (control.kind == static_cast<std::uint32_t>(ControlKind::kGap) && control.first >= seq) {
+                        seq = control.first + control.value;
                     }
                 } else {
                     ++window.violations;
@@ -95,6 +101,7 @@ void scan_window(const RingView& view, RingKind kind, std::uint64_t start, std::
         position += record.total;
     }
     if (kind == RingKind::kIndex) window.first_seq = first_seq;
+    window.next_seq = seq;
     window.end = position;
 }
 
@@ -266,30 +273,41 @@ void TraceController::take_back(std::uint32_t index, std::uint32_t ring, RingKin
         violation(index, Violation::kBadPosition);
         start &= ~std::uint64_t{kRecordAlign - 1};
     }
+    RingInfo& info = region_->ring_info(index, ring);
+    // A flush already dumped the window's committed prefix: dump the rest.
+    std::uint64_t from = start;
+    std::uint64_t first_seq = get(info.first_seq);
+    std::uint64_t flushed_records = 0;
+    if (dump && kind == RingKind::kIndex && flushed_prefix(view, info, start, from, first_seq)) {
+        flushed_records = get(info.flushed_records);
+        flags |= sink::kFlagContinued;
+    }
     Window window;
-    scan_window(view, kind, start, get(region_->ring_info(index, ring).first_seq), window);
+    scan_window(view, kind, start, from, first_seq, window);
     for (std::uint32_t i = 0; i < window.violations; ++i) violation(index, Violation::kBadRecord);
     if (dump && window.records > 0) {
         write_window(index, ring, kind, window, flags);
+    } else if (dump && flushed_records > 0) {
+        add(control.index_rings_dumped, 1);  // the whole window was on disk already
     } else if (!dump) {
         add(control.rings_returned, 1);
     }
     // The next window starts where this one ended, on a zero commit word.
     if (window.truncated) commit_word(view, window.end).store(0, std::memory_order_relaxed);
-    put(view.control->records_released, get(view.control->records_released) + window.records);
+    put(view.control->records_released, get(view.control->records_released) + flushed_records + window.records);
     // SYNC: ring-reset. release: with the free_q push below, the agent that
     // pops this ring sees the new start and its zero commit word.
     std::atomic_ref<std::uint64_t>(view.control->read_position).store(window.end, std::memory_order_release);
     give_back(index, ring);
 }
 
-void TraceController::write_window(std::uint32_t index, std::uint32_t ring, RingKind kind, const Window& window,
+bool TraceController::write_window(std::uint32_t index, std::uint32_t ring, RingKind kind, const Window& window,
                                    std::uint32_t flags) {
     LaneControl& control = region_->lane(index);
     RingInfo& info = region_->ring_info(index, ring);
     const RingView view = region_->ring_view(index, ring);
     LaneSink* sink = sink_for(index);
-    if (sink == nullptr) return;
+    if (sink == nullptr) return false;
     ensure_session(index);
     if (kind == RingKind::kDetail && get(info.marked) != 0) flags |= sink::kFlagMarked;
     sink::BlockHeader block{};
@@ -325,9 +343,12 @@ void TraceController::write_window(std::uint32_t index, std::uint32_t ring, Ring
     if (sink->append(block, data, bytes > first ? 2 : 1, first_ns, last_ns) != RS_OK) {
         sink_errors_.fetch_add(1, std::memory_order_relaxed);
         log(LogLevel::kError, "tracer lane %u: %s", index, rs_last_error_message());
-        return;
+        return false;
     }
-    add(kind == RingKind::kIndex ? control.index_rings_dumped : control.detail_rings_dumped, 1);
+    // A flush snapshot is part of a window: the window counts once, with its last block.
+    if ((flags & sink::kFlagFlushed) == 0) {
+        add(kind == RingKind::kIndex ? control.index_rings_dumped : control.detail_rings_dumped, 1);
+    }
     add(control.records_dumped, window.records);
     add(control.dump_bytes, bytes);
     const std::uint64_t now = monotonic_ns();
@@ -338,12 +359,18 @@ void TraceController::write_window(std::uint32_t index, std::uint32_t ring, Ring
         if (latency > get(control.dump_latency_ns_max)) put(control.dump_latency_ns_max, latency);
     }
     add(info.dumps, 1);
+    return true;
 }
 
 void TraceController::give_back(std::uint32_t index, std::uint32_t ring) {
     Lane& lane = lanes_[index];
     LaneControl& control = region_->lane(index);
-    put(region_->ring_info(index, ring).controller_holds, 0u);
+    RingInfo& info = region_->ring_info(index, ring);
+    put(info.controller_holds, 0u);
+    put(info.flushed_window, std::uint64_t{0});
+    put(info.flushed_position, std::uint64_t{0});
+    put(info.flushed_seq, std::uint64_t{0});
+    put(info.flushed_records, std::uint64_t{0});
     const std::uint64_t position = lane.free.tail();
     const QueueStatus status = lane.free.try_push(ring);
     if (status != QueueStatus::kOk) {
@@ -354,10 +381,101 @@ void TraceController::give_back(std::uint32_t index, std::uint32_t ring) {
     }
     lane.pushed[position & (kQueueSlots - 1)] = ring;
     lane.owner[ring] = Owner::kFreeQueue;
+    ++lane.handed_back[ring];
     // A bounded-wait agent may be parked on free_q (park.hpp protocol).
     const NotifyWords words = free_words(control);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // SYNC: park-announce
     if (words.count().load(std::memory_order_relaxed) != 0) detail::wake_parked(words, PeerWake{});
+}
+
+// ---- flush snapshots (docs/tracer.md, "Flush on demand") --------------------
+
+// Where the rest of a window starts when a flush already dumped its prefix.
+// The fields are ours, but the region is writable by the agent: a prefix
+// outside the window, unaligned or for another window is ignored (the whole
+// window is dumped again: the agent can only duplicate its own events).
+bool TraceController::flushed_prefix(const RingView& view, const RingInfo& info, std::uint64_t start,
+                                     std::uint64_t& from, std::uint64_t& first_seq) {
+    const std::uint64_t window = get(info.flushed_window);
+    if (window == 0 || window != get(info.window)) return false;
+    const std::uint64_t position = get(info.flushed_position);
+    if (position < start || position - start > view.capacity || (position & (kRecordAlign - 1)) != 0) return false;
+    from = position;
+    first_seq = get(info.flushed_seq);
+    return true;
+}
+
+// Dumps the committed records of the lane's active index window that are not
+// on disk yet, without the agent: a flight recorder's snapshot. Returns true
+// when every index record the agent committed before the call is on disk
+// (or on its way: submitted windows are drained in order first); false when
+// the lane's policy may reuse a window in place (overwrite oldest), where a
+// snapshot could not be exact.
+//
+// Why reading a window the agent is still writing is safe: under drop
+// newest and bounded wait the agent never rewrites a committed record while
+// it holds the ring: it appends past the terminator, within one lap of the
+// window start, and a full window goes to submit_q, whose rings only we hand
+// back (under work_, which we hold). So every record whose commit word we
+// load with acquire (SYNC: publish-record) is complete and stays as it is
+// until we free the ring. The one thing that can change under us is which
+// window the ring holds (a ring just popped off free_q still carries its
+// previous window's RingInfo, and LaneControl.active_index_ring, a relaxed
+// load, may be stale): we load RingInfo.window with acquire, then its kind,
+// before (SYNC: window-open) and again after the scan; a record of a newer
+// window was published after its kind and number, so an unchanged (kind,
+// number) means every record we scanned belongs to the window we described.
+bool TraceController::snapshot_lane(std::uint32_t index) {
+    Lane& lane = lanes_[index];
+    LaneControl& control = region_->lane(index);
+    if (get(control.policy) == static_cast<std::uint32_t>(RS_TRACER_OVERWRITE_OLDEST)) return false;
+    for (std::uint32_t attempt = 0; attempt < 4; ++attempt) {
+        drain_lane(index);
+        sync_free_head(index);
+        const std::uint32_t ring = get(control.active_index_ring);
+        // No active index window: everything it held was submitted (drained
+        // here or by the caller's last drain).
+        if (ring >= region_->rings_per_lane() || lane.owner[ring] != Owner::kAgent) return true;
+        RingInfo& info = region_->ring_info(index, ring);
+        const RingView view = region_->ring_view(index, ring);
+        const std::uint32_t handed_back = lane.handed_back[ring];
+        // SYNC: window-open. acquire: kind and first_seq of this window are visible.
+        const std::uint64_t window = std::atomic_ref<std::uint64_t>(info.window).load(std::memory_order_acquire);
+        if (get(info.kind) != static_cast<std::uint32_t>(RingKind::kIndex)) continue;  // a stale ring index
+        // We stored it before pushing the ring on free_q (SYNC: ring-reset);
+        // only an overwrite-oldest agent moves it while holding the ring.
+        const std::uint64_t start = get(view.control->read_position) & ~std::uint64_t{kRecordAlign - 1};
+        std::uint64_t from = start;
+        std::uint64_t first_seq = get(info.first_seq);
+        std::uint32_t flags = sink::kFlagFlushed | sink::kFlagPartial;
+        if (flushed_prefix(view, info, start, from, first_seq)) flags |= sink::kFlagContinued;
+        Window prefix;
+        scan_window(view, RingKind::kIndex, start, from, first_seq, prefix);
+        // acquire: ordered after every commit-word load of the scan. Window
+        // numbers count per kind, so the kind is part of the generation: a
+        // stale active_index_ring (a relaxed load) may name a ring that the
+        // agent now fills as a detail window with the same number.
+        if (std::atomic_ref<std::uint64_t>(info.window).load(std::memory_order_acquire) != window ||
+            get(info.kind) != static_cast<std::uint32_t>(RingKind::kIndex)) {
+            continue;
+        }
+        if (prefix.records == 0) return true;
+        // Windows submitted before this one (while we scanned) go to the file
+        // first; if this one was submitted too, the drain dumped it whole
+        // (and the agent may already hold the ring again: hence the count).
+        drain_lane(index);
+        if (lane.owner[ring] != Owner::kAgent || lane.handed_back[ring] != handed_back) return true;
+        for (std::uint32_t i = 0; i < prefix.violations; ++i) violation(index, Violation::kBadRecord);
+        if (!write_window(index, ring, RingKind::kIndex, prefix, flags)) return false;
+        put(info.flushed_records, (flags & sink::kFlagContinued) != 0 ? get(info.flushed_records) + prefix.records
+                                                                      : prefix.records);
+        put(info.flushed_position, prefix.end);
+        put(info.flushed_seq, prefix.next_seq);
+        put(info.flushed_window, window);
+        add(control.flush_snapshots, 1);
+        return true;
+    }
+    return false;  // the agent kept switching windows: it is not idle, and it will see the request
 }
 
 }  // namespace ringside::trace

@@ -14,7 +14,10 @@
 //       record format: u32 commit, u32 length, payload, aligned to 8;
 //       padding records carry kPadFlag and skip to the ring's end). A
 //       record's byte offset in `data` is its offset from the window start,
-//       which is what an index record's detail_offset names.
+//       which is what an index record's detail_offset names. Except in an
+//       index block flagged kFlagContinued: it starts where the block of
+//       the same window flagged kFlagFlushed before it ended (docs/tracer.md,
+//       "Flush on demand and on stop"). Detail windows are never cut.
 //     kSessionStart: SessionStart (an agent claimed the lane).
 //     kSessionEnd:   SessionEnd (the agent closed or died; its final counters).
 //
@@ -39,7 +42,7 @@ inline constexpr std::uint64_t kFileMagic = 0x46454341'52545352ull;       // "RS
 inline constexpr std::uint64_t kIndexFileMagic = 0x58454341'52545352ull;  // "RSTRACEX"
 inline constexpr std::uint32_t kBlockMagic = 0x314B'4C42u;                // "BLK1"
 inline constexpr std::uint16_t kFormatMajor = 1;
-inline constexpr std::uint16_t kFormatMinor = 0;
+inline constexpr std::uint16_t kFormatMinor = 1;  // 1.1: kFlagFlushed, kFlagContinued
 
 enum class BlockKind : std::uint32_t { kIndexWindow = 1, kDetailWindow = 2, kSessionStart = 3, kSessionEnd = 4 };
 
@@ -48,6 +51,9 @@ enum BlockFlags : std::uint32_t {
     kFlagRecovered = 2,  // dumped by the controller after the agent died (never submitted)
     kFlagTruncated = 4,  // a record failed validation: the block ends before it
     kFlagPartial = 8,    // submitted before it was full (flush or close)
+    kFlagFlushed = 16,   // index: the committed prefix of a window the agent still held (flush snapshot)
+    kFlagContinued = 32, // index: the rest of a window whose prefix an earlier kFlagFlushed block carried;
+                         // its context records (detail window) are in that block
 };
 
 enum class EndReason : std::uint32_t { kClosed = 1, kDied = 2 };

@@ -48,6 +48,8 @@
 //   ring-reset       controller stores read_position, then queue-publish on
 //                    free_q; the agent's queue-publish acquire covers both
 //   lane-state       agent stores ACTIVE / CLOSED; controller stores FREE
+//   window-open      agent stores RingInfo.window (after the window's other
+//                    fields)          -> a flush snapshot loads it first
 //
 // All-zero memory is a valid state for everything but the header's magic:
 // zero lanes are FREE, zero queues are empty, a zero ring is empty.
@@ -64,7 +66,7 @@ namespace ringside::trace {
 
 inline constexpr std::uint64_t kTraceMagic = 0x31454341'52545352ull;  // "RSTRACE1" little-endian
 inline constexpr std::uint16_t kTraceMajor = 1;
-inline constexpr std::uint16_t kTraceMinor = 0;
+inline constexpr std::uint16_t kTraceMinor = 1;  // 1.1: RingInfo.flushed_* (flush snapshots)
 
 inline constexpr std::uint32_t kTraceHeaderBytes = 4096;
 inline constexpr std::uint32_t kLaneControlBytes = 4096;
@@ -229,7 +231,8 @@ struct LaneControl {
     std::uint64_t recoveries;          // dead agents whose rings were recovered
     std::uint64_t recovered_rings;
     std::uint64_t violations[kViolationKinds];
-    std::uint8_t controller_pad[2 * kLine - 144];
+    std::uint64_t flush_snapshots;     // blocks dumped by a flush from a window the agent still held
+    std::uint8_t controller_pad[2 * kLine - 152];
     // --- submit_q (+640): head written by the controller, tail by the agent
     std::uint64_t submit_head;         // SYNC: queue-release
     std::uint8_t submit_head_pad[kLine - 8];
@@ -267,7 +270,15 @@ struct RingInfo {
     std::uint32_t controller_holds;    // 1 from pop off submit_q until push onto free_q
     std::uint32_t reserved0;
     std::uint64_t dumps;
-    std::uint8_t controller_pad[kLine - 16];
+    // A flush dumped the committed prefix of the window still held by the
+    // agent (docs/tracer.md, "Flush on demand"): when the ring is taken back
+    // (submitted, or recovered, maybe by a later controller) only the rest
+    // is dumped. Valid while flushed_window == window; zeroed at give-back.
+    std::uint64_t flushed_window;      // 0: no prefix on disk
+    std::uint64_t flushed_position;    // ring position after the last record dumped
+    std::uint64_t flushed_seq;         // sequence number of the next event after it
+    std::uint64_t flushed_records;     // records dumped from the window so far
+    std::uint8_t controller_pad[kLine - 48];
 };
 
 // The claim word of a lane or of the controller: who holds it, in a form a

@@ -337,6 +337,9 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
     std::vector<std::uint8_t> data;
     std::vector<std::uint8_t> detail_data;
     std::size_t detail_loaded = SIZE_MAX;
+    // The context a kFlagContinued block inherits from the block before it
+    // (a flush snapshot of the same window): session, window, detail window.
+    std::uint64_t context[3] = {~0ull, ~0ull, 0};
     for (const Block& block : blocks) {
         const BlockHeader& h = block.header;
         const std::uint64_t data_at = block.offset + h.header_bytes;
@@ -374,7 +377,10 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
         }
         std::string error;
         std::uint64_t seq = h.first_seq;  // implicit: each event adds one, each gap its count
-        std::uint64_t detail_window = 0;  // every window opens with its context records
+        // Every window opens with its context records; the rest of a window a
+        // flush snapshot cut continues the context of the block before it.
+        std::uint64_t detail_window =
+            (h.flags & kFlagContinued) != 0 && context[0] == h.session && context[1] == h.window ? context[2] : 0;
         const bool complete = for_each_record(data, header.ring_capacity, error, [&](const Record& record) {
             Row row;
             row.lane = header.lane;
@@ -428,6 +434,9 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
             if (on_row) on_row(row);
         });
         if (!complete) report.errors.push_back(path + ": block at offset " + std::to_string(block.offset) + ": " + error);
+        context[0] = h.session;
+        context[1] = h.window;
+        context[2] = detail_window;
     }
     close_session();
     return true;

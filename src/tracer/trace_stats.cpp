@@ -105,7 +105,8 @@ void lane_json(JsonOut& json, const TraceRegion& region, std::uint32_t index) {
         .field("dump_latency_ns_max", load(lane.dump_latency_ns_max))
         .field("dump_latency_ns_last", load(lane.dump_latency_ns_last))
         .field("recoveries", load(lane.recoveries))
-        .field("recovered_rings", load(lane.recovered_rings));
+        .field("recovered_rings", load(lane.recovered_rings))
+        .field("flush_snapshots", load(lane.flush_snapshots));
     json.begin_object("violations");
     std::uint64_t total = 0;
     for (std::uint32_t kind = 1; kind < kViolationKinds; ++kind) {

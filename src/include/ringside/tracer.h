@@ -102,17 +102,23 @@ RS_API rs_result rs_tracer_controller_create(const char *name, const rs_tracer_o
  * running. Any thread. */
 RS_API rs_result rs_tracer_controller_start(rs_tracer_controller_t *controller);
 
-/* Stops the drain thread (if running), then drains what was submitted, asks
- * live agents to submit their partial rings and waits up to timeout_ns for
- * them, recovers the rings of dead agents, and syncs and closes the lane
- * files. RS_TIMEOUT if a live agent did not respond in time (its events stay
- * in the region for the next controller). Any thread. */
+/* Stops the drain thread (if running), then flushes as
+ * rs_tracer_controller_flush does (idle agents included), recovers the rings
+ * of dead agents, and syncs and closes the lane files. RS_TIMEOUT as for
+ * flush (the lane's events stay in the region for the next controller).
+ * Any thread. */
 RS_API rs_result rs_tracer_controller_stop(rs_tracer_controller_t *controller, uint64_t timeout_ns);
 
 /* Flush on demand: drains now, asks every live agent to submit its partial
- * rings (an agent acts on it at its next emit, reserve, flush or close) and
- * waits up to timeout_ns for each to acknowledge, then syncs the lane files.
- * RS_TIMEOUT if an agent did not acknowledge. Any thread. */
+ * rings (an agent acts on it at its next emit, reserve, flush or close),
+ * waits at most 2 ms (or timeout_ns if smaller) for them, then dumps itself
+ * the committed part of the active index window of every agent that did not
+ * answer (an idle one), then syncs the lane files (sync_on_flush). On RS_OK
+ * every index record committed before the call is in the lane files, with
+ * every window submitted before it; payloads of detail windows only once
+ * submitted (docs/tracer.md, "Flush on demand and on stop"). RS_TIMEOUT if
+ * an RS_TRACER_OVERWRITE_OLDEST agent, which cannot be read that way, did
+ * not answer within timeout_ns. Any thread. */
 RS_API rs_result rs_tracer_controller_flush(rs_tracer_controller_t *controller, uint64_t timeout_ns);
 
 /* One drain pass and liveness check on the calling thread, for a controller

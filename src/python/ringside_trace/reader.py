@@ -24,6 +24,7 @@ CLOCK_TSC = 1
 
 BLOCK_INDEX, BLOCK_DETAIL, BLOCK_SESSION_START, BLOCK_SESSION_END = 1, 2, 3, 4
 FLAG_RECOVERED = 2
+FLAG_CONTINUED = 32  # the rest of a window a flush snapshot cut: continues the previous block's context
 CAUSES = {1: "no_ring", 2: "overwritten", 3: "wait_timeout", 4: "reentrant"}
 END_REASONS = {1: "closed", 2: "died"}
 
@@ -201,6 +202,7 @@ def read_lane_file(path, on_row=None):
         return sessions, [str(error)]
     details = {(b["session"], b["window"] & 0xFFFFFFFF): b for b in blocks if b["kind"] == BLOCK_DETAIL}
     current = None
+    context = (None, None, 0)  # (session, window, detail window) at the end of the last index block
     for block in blocks:
         if block["kind"] == BLOCK_SESSION_START and current and current.session == block["session"]:
             continue  # a controller that took over announces the session again
@@ -220,6 +222,8 @@ def read_lane_file(path, on_row=None):
         if block["flags"] & FLAG_RECOVERED:
             current.report["recovered_blocks"] += 1
         seq, window = block["first_seq"], 0  # implicit numbering; each window opens with its context
+        if block["flags"] & FLAG_CONTINUED and context[:2] == (block["session"], block["window"]):
+            window = context[2]
         try:
             for _, payload in records(block["data"], header["ring_capacity"]):
                 row = {"lane": header["lane"], "session": block["session"]}
@@ -257,6 +261,7 @@ def read_lane_file(path, on_row=None):
                     on_row(row)
         except FormatError as error:
             errors.append(f"{path}: block at offset {block['offset']}: {error}")
+        context = (block["session"], block["window"], window)
     if current:
         sessions.append(current.finish())
     return sessions, errors
