@@ -240,13 +240,23 @@ def run_all(scenarios, run_dir, short=False, deadline=None, build_dir=None):
         if procs.stopping():
             break
         record = run_scenario(scenario, run_dir, build_dir, short, deadline)
-        s = record["summary"]
-        print(f"  faults {record['status']:5} {scenario.group}: {s['faults_injected']} faults injected, "
-              f"{s['trials_survived']}/{s['trials']} trials survived, {s['records_lost']} records lost, "
-              f"{s['bad_inputs_tried']} bad inputs, fuzz {s['fuzz_executions']} executions "
-              f"{s['fuzz_crashes']} crashes  {'; '.join(record['notes'])[:200]}".rstrip(), flush=True)
+        print(f"  faults {record['status']:5} {scenario.group}: {describe(record['summary'])}  "
+              f"{'; '.join(record['notes'])[:200]}".rstrip(), flush=True)
         records.append(record)
     return records
+
+
+def describe(s):
+    """The summary's figures in words, leaving out the parts this group did not run."""
+    parts = []
+    if s.get("trials") is not None:
+        parts.append(f"{s['faults_injected']} faults injected, {s['trials_survived']}/{s['trials']} trials survived, "
+                     f"{s['records_lost']} records lost")
+    if s.get("bad_inputs_tried") is not None:
+        parts.append(f"{s['bad_inputs_tried']} bad inputs")
+    if s.get("fuzz_executions") is not None:
+        parts.append(f"fuzz {s['fuzz_executions']} executions, {s['fuzz_crashes']} crashes")
+    return ", ".join(parts) or "nothing ran"
 
 
 def failed(records):

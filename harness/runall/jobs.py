@@ -192,10 +192,7 @@ def print_summary(doc, run_dir):
     print("\n==== results ====")
     print("scenarios: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     for f in doc.get("faults") or []:
-        s = f["summary"]
-        print(f"faults {f['group']}: {f['status']}, {s['faults_injected']} faults injected, {s['records_lost']} records "
-              f"lost, {s['bad_inputs_tried']} bad inputs, fuzz {s['fuzz_executions']} executions / {s['fuzz_crashes']} "
-              f"crashes")
+        print(f"faults {f['group']}: {f['status']}, {faults.describe(f['summary'])}")
     for s in scenarios:
         if s["status"] not in ("pass", "not_run", "partial"):
             notes = {r.get("note") for r in s["repetitions"] if r.get("note")}
