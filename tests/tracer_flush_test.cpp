@@ -222,7 +222,9 @@ TEST_P(tracer_FlushRace, FlushRacingABusyAgentNeverTearsOrDuplicatesARecord) {
     }
     const json lane = lane0(controller.get());
     EXPECT_EQ(lane["violations"]["total"], 0);
-    if (GetParam() != RS_TRACER_OVERWRITE_OLDEST) EXPECT_GT(lane["flush_snapshots"].get<std::uint64_t>(), 0u);
+    if (GetParam() != RS_TRACER_OVERWRITE_OLDEST) {
+        EXPECT_GT(lane["flush_snapshots"].get<std::uint64_t>(), 0u);
+    }
     std::printf("[ info ] %llu events, %llu dropped, %llu flushes, %llu snapshots\n",
                 static_cast<unsigned long long>(written), static_cast<unsigned long long>(dropped),
                 static_cast<unsigned long long>(flushes),
