@@ -23,13 +23,7 @@ using ringside::trace::reader::RowKind;
 
 constexpr std::uint64_t kCapacity = 4096;
 
-json lane0(rs_tracer_controller_t* controller) {
-    char* text = nullptr;
-    EXPECT_EQ(rs_tracer_controller_stats_json(controller, &text), RS_OK);
-    json value = json::parse(text);
-    rs_string_free(text);
-    return value["lanes"].at(0);
-}
+json lane0(rs_tracer_controller_t* controller) { return json::parse(controller_stats_text(controller))["lanes"].at(0); }
 
 // Emits `count` events numbered from `first` (the number is the payload's first 8 bytes).
 void emit_numbered(rs_tracer_agent_t* agent, std::uint64_t first, std::uint64_t count, std::uint32_t payload = 8) {

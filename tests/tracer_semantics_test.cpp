@@ -26,13 +26,7 @@ using ringside::trace::reader::RowKind;
 
 constexpr std::uint64_t kCapacity = 4096;
 
-json controller_stats(rs_tracer_controller_t* controller) {
-    char* text = nullptr;
-    EXPECT_EQ(rs_tracer_controller_stats_json(controller, &text), RS_OK);
-    json value = json::parse(text);
-    rs_string_free(text);
-    return value;
-}
+json controller_stats(rs_tracer_controller_t* controller) { return json::parse(controller_stats_text(controller)); }
 
 json lane0(rs_tracer_controller_t* controller) { return controller_stats(controller)["lanes"].at(0); }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ringside/ringside.h"
+#include "ringside/tracer.h"
 #include "support/test_support.hpp"
 #include "tracer/trace_layout.h"
 #include "tracer/trace_reader.hpp"
@@ -158,6 +159,14 @@ inline std::uint64_t detail_total(std::uint64_t payload) { return (8 + 8 + paylo
 inline std::string lane_stats(rs_tracer_agent_t* agent) {
     char* text = nullptr;
     EXPECT_EQ(rs_tracer_agent_stats_json(agent, &text), RS_OK);
+    std::string copy = text != nullptr ? text : "";
+    rs_string_free(text);
+    return copy;
+}
+
+inline std::string controller_stats_text(rs_tracer_controller_t* controller) {
+    char* text = nullptr;
+    EXPECT_EQ(rs_tracer_controller_stats_json(controller, &text), RS_OK);
     std::string copy = text != nullptr ? text : "";
     rs_string_free(text);
     return copy;
