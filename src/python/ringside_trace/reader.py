@@ -311,7 +311,8 @@ def main(argv=None):
         if args.format == "jsonl":
             print(json.dumps(row))
         elif writer:
-            writer.writerow(row)
+            # As ringside-trace-read prints them: event_id and count on every row (0 where they do not apply).
+            writer.writerow({"event_id": 0, "count": 0, **row})
 
     report = read_trace(args.inputs, emit if args.format != "none" else None)
     for error in report["errors"]:
