@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tracer/trace_region.hpp"
 #include "tracer_test_support.hpp"
 
 namespace {
@@ -93,7 +94,10 @@ TEST_F(tracer_Flush, EventsFlushedThenSubmittedWithTheRestOfTheWindowAppearExact
     emit_numbered(agent.get(), 30, 20);
     ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);  // continues the same window
     ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);  // nothing new: dumps nothing
-    EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 2);
+    // The first flush cut the index window and the marked detail window; the
+    // second only the index window: the detail window the agent opened when
+    // its next emit served the first request is not marked.
+    EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 3);
     // Fill the window and a few more: it is submitted on full, and only its rest is dumped.
     for (std::uint64_t n = 50; n < 400; n += 50) {
         ASSERT_EQ(rs_tracer_mark(agent.get()), RS_OK);
@@ -139,34 +143,165 @@ TEST_F(tracer_Flush, StopWithAnIdleAgentDumpsEveryCommittedEvent) {
     EXPECT_GE(lane0(controller_.get())["flush_snapshots"].get<int>(), 1);
 }
 
-TEST_F(tracer_Flush, AnOverwriteOldestLaneIsStillFlushedOnlyByItsAgent) {
-    create(4);
+TEST_F(tracer_Flush, FlushPutsAMarkedDetailWindowsPayloadsOnDiskWithoutTheAgent) {
+    create();
+    AgentPtr agent = make_agent(name_);
+    ASSERT_EQ(rs_tracer_mark(agent.get()), RS_OK);
+    emit_numbered(agent.get(), 0, 12, 24);
+    ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);
+    // On disk now, before the agent does anything else: every payload.
+    expect_exactly_once_in_order(read(), 12);
+    EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 2);  // the index window and the detail window
+    EXPECT_EQ(lane0(controller_.get())["detail_rings_dumped"], 0);  // a cut window counts once, with its last block
+    // The rest of both windows follows when the agent submits them.
+    emit_numbered(agent.get(), 12, 8, 24);
+    ASSERT_EQ(rs_tracer_mark(agent.get()), RS_OK);
+    agent.reset();
+    poll(controller_.get());
+    expect_exactly_once_in_order(read(), 20);
+}
+
+TEST_F(tracer_Flush, AnUnmarkedDetailWindowIsNotKeptByAFlush) {
+    create();
+    AgentPtr agent = make_agent(name_);
+    emit_numbered(agent.get(), 0, 6, 16);
+    ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);
+    const Trace trace = read();
+    ASSERT_TRUE(trace.report.ok()) << report_json(trace.report);
+    EXPECT_EQ(trace.report.sessions.at(0).events, 6u);
+    EXPECT_EQ(trace.report.sessions.at(0).details_not_kept, 6u);
+    EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 1);
+}
+
+TEST_F(tracer_Flush, AnIdleOverwriteOldestAgentIsFlushedWithoutItsHelp) {
+    create(2);
+    AgentPtr agent = make_agent(name_, RS_TRACER_OVERWRITE_OLDEST);
+    ASSERT_EQ(rs_tracer_mark(agent.get()), RS_OK);
+    emit_numbered(agent.get(), 0, 5);
+    ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 5'000'000'000ull), RS_OK);
+    EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 2);
+    EXPECT_EQ(lane0(controller_.get())["flushes"], 0);  // the agent did not take part
+    expect_exactly_once_in_order(read(), 5);
+}
+
+// Opens the controller's region as a second mapping, to play a part the
+// public API does not: a controller in the middle of a snapshot, an agent in
+// the middle of a reuse, or an emit that read the flush request just before
+// the controller bumped it.
+class SecondMapping {
+public:
+    explicit SecondMapping(const std::string& name) {
+        EXPECT_EQ(ringside::trace::TraceRegion::open(name.c_str(), RS_BACKING_SHM,
+                                                     ringside::trace::TraceRegion::Access::kReadWrite, &region_),
+                  RS_OK);
+    }
+    ~SecondMapping() { ringside::trace::TraceRegion::destroy(region_, false); }
+    SecondMapping(const SecondMapping&) = delete;
+    SecondMapping& operator=(const SecondMapping&) = delete;
+    void set_reuse_lock(std::uint32_t holder) {
+        std::atomic_ref<std::uint32_t>(region_->lane(0).reuse_lock).store(holder, std::memory_order_release);
+    }
+    std::atomic_ref<std::uint64_t> flush_request() { return std::atomic_ref<std::uint64_t>(region_->header().flush_request); }
+
+private:
+    ringside::trace::TraceRegion* region_ = nullptr;
+};
+
+TEST_F(tracer_Flush, AWindowReusedInPlaceAfterASnapshotLosesOnlyWhatTheSnapshotDidNotSave) {
+    create(2);
+    SecondMapping region(name_);
+    AgentPtr agent = make_agent(name_, RS_TRACER_OVERWRITE_OLDEST);
+    ASSERT_EQ(rs_tracer_mark(agent.get()), RS_OK);
+    emit_numbered(agent.get(), 0, 1);  // takes the detail ring: free_q is empty from here
+    for (int i = 1; i < 10; ++i) ASSERT_EQ(rs_tracer_emit(agent.get(), 7, nullptr, 0), RS_OK);
+    const std::uint64_t request = region.flush_request().load();
+    ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);
+    EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 2);
+    // As if the agent's emit had read the request just before the bump: it
+    // does not submit the window it now fills, and reuses it in place.
+    region.flush_request().store(request);
+    for (int i = 10; i < 310; ++i) ASSERT_EQ(rs_tracer_emit(agent.get(), 7, nullptr, 0), RS_OK);
+    agent.reset();
+    poll(controller_.get());
+    const Trace trace = read();
+    ASSERT_TRUE(trace.report.ok()) << report_json(trace.report);
+    const auto& session = trace.report.sessions.at(0);
+    EXPECT_EQ(session.events + session.lost_explained, 310u);
+    std::uint64_t overwritten = 0;
+    const ringside::trace::reader::Row* first_gap = nullptr;
+    for (const auto& row : trace.rows) {
+        if (row.kind != RowKind::kGap) continue;
+        if (first_gap == nullptr) first_gap = &row;
+        EXPECT_EQ(row.cause, static_cast<std::uint32_t>(ringside::trace::DropCause::kOverwritten));
+        overwritten += row.count;
+    }
+    ASSERT_NE(first_gap, nullptr) << "the window was never reused";
+    EXPECT_EQ(first_gap->seq, 10u);  // the ten events of the snapshot are not declared lost
+    EXPECT_EQ(lane0(controller_.get())["drops"]["overwritten"].get<std::uint64_t>(), overwritten);
+}
+
+TEST_F(tracer_Flush, AnOverwriteOldestAgentSubmitsAFullWindowWhileASnapshotHoldsTheReuseLock) {
+    create(2);
+    SecondMapping region(name_);
+    AgentPtr agent = make_agent(name_, RS_TRACER_OVERWRITE_OLDEST);
+    emit_numbered(agent.get(), 0, 1);  // takes the detail ring: free_q is empty from here
+    region.set_reuse_lock(ringside::trace::kReuseByController);
+    std::uint64_t dropped = 0;
+    for (int i = 0; i < 300; ++i) dropped += rs_tracer_emit(agent.get(), 7, nullptr, 0) == RS_FULL ? 1 : 0;
+    json lane = lane0(controller_.get());
+    EXPECT_EQ(lane["drops"]["overwritten"], 0);  // the full window was not reused...
+    EXPECT_EQ(lane["index_rings_submitted"], 1);  // ...but handed over whole
+    EXPECT_EQ(lane["drops"]["no_ring"].get<std::uint64_t>(), dropped);
+    EXPECT_GT(dropped, 0u);
+    region.set_reuse_lock(ringside::trace::kReuseFree);
+    poll(controller_.get());  // the window comes back
+    for (int i = 0; i < 300; ++i) ASSERT_EQ(rs_tracer_emit(agent.get(), 7, nullptr, 0), RS_OK);
+    lane = lane0(controller_.get());
+    EXPECT_GT(lane["drops"]["overwritten"].get<std::uint64_t>(), 0u);  // with the lock free, it reuses
+    agent.reset();
+    poll(controller_.get());
+    const Trace trace = read();
+    ASSERT_TRUE(trace.report.ok()) << report_json(trace.report);
+    EXPECT_EQ(trace.report.sessions.at(0).events + trace.report.sessions.at(0).lost_explained, 601u);
+}
+
+TEST_F(tracer_Flush, AnAgentHoldingTheReuseLockDelaysOnlyItsOwnLanesFlush) {
+    create(2);
+    SecondMapping region(name_);
     AgentPtr agent = make_agent(name_, RS_TRACER_OVERWRITE_OLDEST);
     emit_numbered(agent.get(), 0, 5);
-    // It may reuse its window in place at any time: no snapshot, the agent must answer.
+    region.set_reuse_lock(ringside::trace::kReuseByAgent);  // a hostile or stuck agent
     EXPECT_EQ(rs_tracer_controller_flush(controller_.get(), 5'000'000), RS_TIMEOUT);
-    std::atomic<int> result{-100};
-    std::thread flusher([&] { result = rs_tracer_controller_flush(controller_.get(), 10'000'000'000ull); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    emit_numbered(agent.get(), 5, 1);  // serves the request, then records itself
-    flusher.join();
-    EXPECT_EQ(result.load(), RS_OK);
-    EXPECT_GE(read().report.sessions.at(0).events, 5u);
     EXPECT_EQ(lane0(controller_.get())["flush_snapshots"], 0);
+    region.set_reuse_lock(ringside::trace::kReuseFree);
+    EXPECT_EQ(rs_tracer_controller_flush(controller_.get(), 5'000'000'000ull), RS_OK);
+    EXPECT_EQ(read().report.sessions.at(0).events, 5u);
 }
 
 // A busy agent (window switches, wraps, marks) while another thread flushes
 // back to back with no grace, so every flush snapshots a window being
 // written. Bounded in time; the reader must find every event once, in order.
-class tracer_FlushRace : public ::testing::TestWithParam<rs_tracer_policy> {};
+// The small-pool case keeps an overwrite-oldest agent reusing windows in
+// place while the flushes snapshot them (reuse_lock).
+struct RaceSetup {
+    rs_tracer_policy policy;
+    std::uint32_t rings;
+    std::uint64_t capacity;
+    const char* name;
+};
+
+void PrintTo(const RaceSetup& setup, std::ostream* out) { *out << setup.name; }
+
+class tracer_FlushRace : public ::testing::TestWithParam<RaceSetup> {};
 
 TEST_P(tracer_FlushRace, FlushRacingABusyAgentNeverTearsOrDuplicatesARecord) {
+    const RaceSetup setup = GetParam();
     TempDir dir;
     const std::string name = shm_name("flushrace");
-    ControllerPtr controller = make_controller(name, controller_options(dir.sink(), 1, 8, 1u << 16));
+    ControllerPtr controller = make_controller(name, controller_options(dir.sink(), 1, setup.rings, setup.capacity));
     ASSERT_NE(controller, nullptr);
     ASSERT_EQ(rs_tracer_controller_start(controller.get()), RS_OK);
-    AgentPtr agent = make_agent(name, GetParam(), 1'000'000'000ull);
+    AgentPtr agent = make_agent(name, setup.policy, 1'000'000'000ull);
     std::atomic<bool> go{false};
     std::atomic<bool> stop{false};
     std::uint64_t written = 0;
@@ -208,7 +343,7 @@ TEST_P(tracer_FlushRace, FlushRacingABusyAgentNeverTearsOrDuplicatesARecord) {
     EXPECT_EQ(session.details_bad, 0u);
     EXPECT_EQ(session.next_seq, written + dropped);
     EXPECT_EQ(session.events + session.lost_explained, written + dropped);
-    if (GetParam() != RS_TRACER_OVERWRITE_OLDEST) {
+    if (setup.policy != RS_TRACER_OVERWRITE_OLDEST) {
         EXPECT_EQ(session.events, written);
         // Every window is marked: every payload is found, also from the rest
         // of a window a snapshot cut (its context is in the block before).
@@ -216,9 +351,8 @@ TEST_P(tracer_FlushRace, FlushRacingABusyAgentNeverTearsOrDuplicatesARecord) {
     }
     const json lane = lane0(controller.get());
     EXPECT_EQ(lane["violations"]["total"], 0);
-    if (GetParam() != RS_TRACER_OVERWRITE_OLDEST) {
-        EXPECT_GT(lane["flush_snapshots"].get<std::uint64_t>(), 0u);
-    }
+    EXPECT_GT(lane["flush_snapshots"].get<std::uint64_t>(), 0u);
+    if (setup.rings == 2) EXPECT_GT(lane["drops"]["overwritten"].get<std::uint64_t>(), 0u);
     std::printf("[ info ] %llu events, %llu dropped, %llu flushes, %llu snapshots\n",
                 static_cast<unsigned long long>(written), static_cast<unsigned long long>(dropped),
                 static_cast<unsigned long long>(flushes),
@@ -226,13 +360,10 @@ TEST_P(tracer_FlushRace, FlushRacingABusyAgentNeverTearsOrDuplicatesARecord) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, tracer_FlushRace,
-                         ::testing::Values(RS_TRACER_DROP_NEWEST, RS_TRACER_OVERWRITE_OLDEST, RS_TRACER_WAIT),
-                         [](const auto& info) {
-                             switch (info.param) {
-                                 case RS_TRACER_DROP_NEWEST: return std::string("DropNewest");
-                                 case RS_TRACER_OVERWRITE_OLDEST: return std::string("OverwriteOldest");
-                                 default: return std::string("Wait");
-                             }
-                         });
+                         ::testing::Values(RaceSetup{RS_TRACER_DROP_NEWEST, 8, 1u << 16, "DropNewest"},
+                                           RaceSetup{RS_TRACER_OVERWRITE_OLDEST, 8, 1u << 16, "OverwriteOldest"},
+                                           RaceSetup{RS_TRACER_OVERWRITE_OLDEST, 2, 4096, "OverwriteOldestReusing"},
+                                           RaceSetup{RS_TRACER_WAIT, 8, 1u << 16, "Wait"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

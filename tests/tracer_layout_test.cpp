@@ -15,8 +15,8 @@ namespace {
 using namespace ringside::trace;
 
 TEST(tracer_Layout, VersionsAndMagics) {
-    EXPECT_EQ(kTraceMajor, 1);
-    EXPECT_EQ(kTraceMinor, 1);
+    EXPECT_EQ(kTraceMajor, 2);
+    EXPECT_EQ(kTraceMinor, 0);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(&kTraceMagic), 8), "RSTRACE1");
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(&sink::kFileMagic), 8), "RSTRACEF");
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(&sink::kIndexFileMagic), 8), "RSTRACEX");
@@ -48,6 +48,7 @@ TEST(tracer_Layout, LaneControlPage) {
     EXPECT_EQ(offsetof(LaneControl, claim), 0u);
     EXPECT_EQ(offsetof(LaneControl, state), 8u);
     EXPECT_EQ(offsetof(LaneControl, flush_ack), 64u);
+    EXPECT_EQ(offsetof(LaneControl, reuse_lock), 72u);
     EXPECT_EQ(offsetof(LaneControl, seq_next), 128u);
     EXPECT_EQ(offsetof(LaneControl, drops), 168u);
     EXPECT_EQ(offsetof(LaneControl, detail_lost), 208u);
@@ -74,6 +75,7 @@ TEST(tracer_Layout, RingPagesAndRecords) {
     EXPECT_EQ(offsetof(RingInfo, controller_holds), 128u);
     EXPECT_EQ(offsetof(RingInfo, flushed_window), 144u);
     EXPECT_EQ(offsetof(RingInfo, flushed_records), 168u);
+    EXPECT_EQ(offsetof(RingInfo, flushed_events), 176u);
     EXPECT_EQ(kRingInfoOffset, 512u);
     EXPECT_EQ(sizeof(IndexEvent), 16u);
     EXPECT_EQ(offsetof(IndexEvent, event_id), 8u);
@@ -108,6 +110,7 @@ TEST(tracer_Layout, SinkFormat) {
     EXPECT_EQ(offsetof(sink::BlockHeader, first_seq), 48u);
     EXPECT_EQ(offsetof(sink::BlockHeader, open_tsc), 80u);
     EXPECT_EQ(offsetof(sink::BlockHeader, checksum), 116u);
+    EXPECT_EQ(offsetof(sink::BlockHeader, window_offset), 120u);
     EXPECT_EQ(sizeof(sink::SessionStart), 64u);
     EXPECT_EQ(sizeof(sink::SessionEnd), 128u);
     EXPECT_EQ(offsetof(sink::SessionEnd, seq_next), 8u);

@@ -141,7 +141,8 @@ std::byte* TraceAgent::drop_event(DropCause cause) {
     add(lane_->drops[static_cast<std::uint32_t>(cause)], 1);
     add_gap(seq, 1, cause);
     // With an index window open, the gap goes in now, so the stream stays in
-    // sequence order; otherwise it waits for the next window.
+    // sequence order; otherwise, or if it finds no room (write_gaps then
+    // seals the window), it waits for the next window.
     if (index_.ring != kNoRing) write_gaps(trace_now(clock_));
     put(lane_->seq_next, next_seq_);
     reserved_ = false;
@@ -163,15 +164,20 @@ bool TraceAgent::switch_index(std::uint64_t ts) {
         if (pop_free(fresh)) {
             submit(index_, SubmitAction::kDumpIndex);
             activate(index_, RingKind::kIndex, fresh);
-        } else if (policy_ == Policy::kOverwriteOldest) {
+        } else if (policy_ == Policy::kOverwriteOldest && lock_reuse()) {
             // The full window is the oldest unsubmitted data: reuse it. One gap
-            // covers everything it held (its own gap records included).
-            add(lane_->drops[static_cast<std::uint32_t>(DropCause::kOverwritten)], index_.events);
-            const std::uint64_t first = index_first_seq_;
+            // covers everything it held that is not on disk (its own gap
+            // records included).
+            std::uint64_t first = index_first_seq_;
+            const std::uint64_t lost = events_not_flushed(index_, RingKind::kIndex, first);
+            add(lane_->drops[static_cast<std::uint32_t>(DropCause::kOverwritten)], lost);
             gap_count_ = 0;
-            add_gap(first, next_seq_ - first, DropCause::kOverwritten);
+            if (next_seq_ > first) add_gap(first, next_seq_ - first, DropCause::kOverwritten);
             recycle(index_, RingKind::kIndex);
+            unlock_reuse();
         } else {
+            // Drop newest, bounded wait, or a flush snapshot is reading the
+            // window right now (overwrite oldest): hand it over whole.
             submit(index_, SubmitAction::kDumpIndex);
         }
     }
@@ -187,6 +193,41 @@ bool TraceAgent::switch_index(std::uint64_t ts) {
     return true;
 }
 
+// Overwrite oldest: a full window may be reused in place only while we hold
+// the lane's reuse_lock, so that a flush snapshot never reads a window we
+// rewrite (controller_snapshot.cpp). Never waited for: when the controller
+// holds it, the caller submits the full window instead.
+bool TraceAgent::lock_reuse() {
+    std::uint32_t expected = kReuseFree;
+    // acquire: the flushed_* fields of the controller's last snapshot (stored
+    // before its release of the lock) are visible to events_not_flushed.
+    return std::atomic_ref<std::uint32_t>(lane_->reuse_lock)
+        .compare_exchange_strong(expected, kReuseByAgent, std::memory_order_acquire, std::memory_order_relaxed);
+}
+
+void TraceAgent::unlock_reuse() {
+    // release: the reused window (read_position, RingInfo, its window number)
+    // is visible to the snapshot that takes the lock next.
+    std::atomic_ref<std::uint32_t>(lane_->reuse_lock).store(kReuseFree, std::memory_order_release);
+}
+
+// Events (index) or payloads (detail) of the active window that a reuse in
+// place loses: all of them, less those a flush snapshot already put on disk.
+// For an index window, `first` becomes the first sequence number lost. The
+// controller's fields are checked against what we know of the window.
+std::uint64_t TraceAgent::events_not_flushed(const Active& active, RingKind kind, std::uint64_t& first) const {
+    RingInfo& info = region_->ring_info(lane_index_, active.ring);
+    if (get(info.flushed_window) != windows_[static_cast<std::uint32_t>(kind)]) return active.events;
+    const std::uint64_t flushed_events = get(info.flushed_events);
+    const std::uint64_t flushed_seq = get(info.flushed_seq);
+    if (flushed_events > active.events) return active.events;
+    if (kind == RingKind::kIndex) {
+        if (flushed_seq < first || flushed_seq > next_seq_) return active.events;
+        first = flushed_seq;
+    }
+    return active.events - flushed_events;
+}
+
 std::byte* TraceAgent::detail_slow(std::uint32_t total, std::uint64_t ts) {
     if (detail_.ring != kNoRing) {
         std::uint32_t fresh = kNoRing;
@@ -197,9 +238,12 @@ std::byte* TraceAgent::detail_slow(std::uint32_t total, std::uint64_t ts) {
         } else if (pop_free(fresh)) {
             submit(detail_, SubmitAction::kDumpDetail);
             activate(detail_, RingKind::kDetail, fresh);
-        } else if (policy_ == Policy::kOverwriteOldest) {
-            add(lane_->detail_lost[static_cast<std::uint32_t>(DropCause::kOverwritten)], detail_.events);
+        } else if (policy_ == Policy::kOverwriteOldest && lock_reuse()) {
+            std::uint64_t unused = 0;
+            const std::uint64_t lost = events_not_flushed(detail_, RingKind::kDetail, unused);
+            add(lane_->detail_lost[static_cast<std::uint32_t>(DropCause::kOverwritten)], lost);
             recycle(detail_, RingKind::kDetail);
+            unlock_reuse();
         } else {
             submit(detail_, SubmitAction::kDumpDetail);
         }
@@ -303,7 +347,7 @@ void TraceAgent::begin_window(Active& active, RingKind kind) {
     std::uint64_t ns = 0;
     anchor_pair(clock_, tsc, ns);
     put(info.kind, static_cast<std::uint32_t>(kind));
-    put(info.marked, active.marked ? 1u : 0u);
+    put(info.marked, active.marked ? mark_word(window) : 0u);
     put(info.start_position, active.appender.window_start());
     put(info.first_seq, first_seq);
     put(info.open_tsc, tsc);
@@ -324,7 +368,8 @@ void TraceAgent::submit(Active& active, SubmitAction action) {
     put(info.full_tsc, tsc);
     put(info.full_ns, ns);
     put(info.records, active.appender.records());
-    put(info.marked, active.marked ? 1u : 0u);
+    const std::uint64_t window = windows_[static_cast<std::uint32_t>(&active == &index_ ? RingKind::kIndex : RingKind::kDetail)];
+    put(info.marked, active.marked ? mark_word(window) : 0u);
     layout::RingControl& control = *active.appender.view().control;
     put(control.write_position, active.appender.position());
     put(control.records_committed,
@@ -389,6 +434,14 @@ void TraceAgent::write_gaps(std::uint64_t ts) {
     }
     for (std::uint32_t i = written; i < gap_count_; ++i) gaps_[i - written] = gaps_[i];
     gap_count_ -= written;
+    // A gap left pending must precede the next event in the stream, but an
+    // event record (24 bytes in the ring) can fit where a gap record (40)
+    // does not, and would then be read with the lost event's number. Sealed,
+    // the window refuses the next reservation: reserve() goes to index_slow,
+    // whose switch_index submits (or, overwriting, reuses) this window and
+    // opens the next one with the pending gaps first. The hot path is as it
+    // was: only its existing "full" compare sees the sealed limit.
+    if (gap_count_ > 0) index_.appender.seal();
 }
 
 void TraceAgent::submit_partial_windows() {
@@ -422,8 +475,10 @@ void TraceAgent::mark() {
     std::uint64_t window = 0;
     if (detail_.ring != kNoRing) {
         detail_.marked = true;
-        put(region_->ring_info(lane_index_, detail_.ring).marked, 1u);
         window = windows_[static_cast<std::uint32_t>(RingKind::kDetail)];
+        // relaxed is enough: a flush snapshot reads it after acquiring the
+        // window number and trusts only mark_word(that number).
+        put(region_->ring_info(lane_index_, detail_.ring).marked, mark_word(window));
     } else {
         pending_mark_ = true;
     }

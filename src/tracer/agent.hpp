@@ -109,6 +109,9 @@ private:
     void write_gaps(std::uint64_t ts);
     void add_gap(std::uint64_t seq, std::uint64_t count, DropCause cause);
     void wake_controller();
+    bool lock_reuse();
+    void unlock_reuse();
+    std::uint64_t events_not_flushed(const Active& active, RingKind kind, std::uint64_t& first) const;
 
     void enter() {
         busy_.store(true, std::memory_order_relaxed);

@@ -208,9 +208,10 @@ void TraceController::sync_sinks() {
 
 // Ask, wait a little, then snapshot (docs/tracer.md, "Flush on demand"): a
 // lane is done when its agent acknowledged (its partial windows were
-// submitted and are drained below) or when snapshot_lane dumped its active
-// index window's committed prefix. Only a lane that can be done neither way
-// (overwrite oldest, idle agent) keeps us waiting until `timeout_ns`.
+// submitted and are drained below) or when snapshot_lane dumped the
+// committed prefix of its active index window and marked detail window. A
+// snapshot that could not be taken (the agent was reusing a window in place
+// or kept switching windows) is retried every 200 us until `timeout_ns`.
 rs_result TraceController::flush_cycle(std::uint64_t timeout_ns) {
     TraceHeader& header = region_->header();
     std::uint64_t target = 0;
@@ -222,14 +223,13 @@ rs_result TraceController::flush_cycle(std::uint64_t timeout_ns) {
     }
     const std::uint64_t deadline = deadline_after(timeout_ns);
     const std::uint64_t grace = deadline_after(std::min(timeout_ns, kFlushGraceNs));
-    bool snapshotted = false;
     bool done = false;
     bool covered[kMaxLanes] = {};
     for (;;) {
         {
             std::lock_guard<std::mutex> lock(work_);
             for (std::uint32_t i = 0; i < region_->lanes(); ++i) drain_lane(i);
-            const bool snapshot_now = !snapshotted && monotonic_ns() >= grace;
+            const bool snapshot_now = monotonic_ns() >= grace;
             done = true;
             for (std::uint32_t i = 0; i < region_->lanes(); ++i) {
                 LaneControl& control = region_->lane(i);
@@ -243,7 +243,6 @@ rs_result TraceController::flush_cycle(std::uint64_t timeout_ns) {
                 if (snapshot_now) covered[i] = snapshot_lane(i);
                 if (!covered[i]) done = false;
             }
-            snapshotted = snapshotted || snapshot_now;
         }
         if (done || monotonic_ns() >= deadline) break;
         const timespec nap{0, 200'000};

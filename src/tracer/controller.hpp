@@ -36,6 +36,8 @@
 
 namespace ringside::trace {
 
+struct ScannedWindow;
+
 struct ControllerOptions {
     rs_backing backing = RS_BACKING_SHM;
     TraceGeometry geometry;
@@ -94,7 +96,6 @@ private:
         bool session_open = false;
         LaneSink sink;
     };
-    struct Window;
 
     static void* thread_main(void* self);
     void run();
@@ -109,11 +110,12 @@ private:
     void process_entry(std::uint32_t lane, std::uint32_t entry);
     void sync_free_head(std::uint32_t lane);
     void take_back(std::uint32_t lane, std::uint32_t ring, RingKind kind, bool dump, std::uint32_t flags);
-    bool write_window(std::uint32_t lane, std::uint32_t ring, RingKind kind, const Window& window,
+    bool write_window(std::uint32_t lane, std::uint32_t ring, RingKind kind, const ScannedWindow& window,
                       std::uint32_t flags);
     static bool flushed_prefix(const RingView& view, const RingInfo& info, std::uint64_t start, std::uint64_t& from,
                                std::uint64_t& first_seq);
     bool snapshot_lane(std::uint32_t lane);
+    bool snapshot_window(std::uint32_t lane, RingKind kind);
     void give_back(std::uint32_t lane, std::uint32_t ring);
     void check_lanes();
     bool agent_alive(std::uint64_t claim) const;

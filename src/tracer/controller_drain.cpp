@@ -10,102 +10,10 @@
 #include "tracer/controller.hpp"
 #include "tracer/shared_fields.hpp"
 #include "tracer/trace_clock.hpp"
+#include "tracer/window_scan.hpp"
 #include "wait/park.hpp"
 
 namespace ringside::trace {
-
-// What a pass over one window found.
-struct TraceController::Window {
-    std::uint64_t start = 0;
-    std::uint64_t end = 0;
-    std::uint64_t records = 0;
-    std::uint64_t first_seq = 0;
-    std::uint64_t last_seq = 0;
-    std::uint64_t first_ts = 0;
-    std::uint64_t last_ts = 0;
-    std::uint64_t next_seq = 0;  // index: the sequence number after the last record scanned
-    std::uint32_t violations = 0;
-    bool has_seq = false;
-    bool truncated = false;
-};
-
-namespace {
-
-// Walks a window's committed records from `start` with the ring code's
-// validation, never past one lap of the window that begins at `origin` and
-// never outside the data area. Index windows number their events from
-// `first_seq` (RingInfo.first_seq or RingInfo.flushed_seq: untrusted, only
-// reported).
-void scan_window(const RingView& view, RingKind kind, std::uint64_t origin, std::uint64_t start,
-                 std::uint64_t first_seq, auto& window) {
-    window.start = start;
-    std::uint64_t position = start;
-    std::uint64_t seq = first_seq;
-    for (;;) {
-        if (position - origin + layout::kRecordHeaderBytes > view.capacity) {
-            window.truncated = true;  // no terminator within a lap: the agent always leaves one
-            break;
-        }
-        // SYNC: publish-record. acquire: the payload written before the
-        // agent's release store is visible.
-        const std::uint32_t commit = commit_word(view, position).load(std::memory_order_acquire);
-        if (commit == 0) break;
-        const DecodedRecord record = decode_record(view, position, commit);
-        if (record.status != RingStatus::kOk ||
-            position + record.total - origin + layout::kRecordHeaderBytes > view.capacity) {
-            ++window.violations;
-            window.truncated = true;
-            break;
-        }
-        if (!record.padding) {
-            ++window.records;
-            const std::byte* payload = view.data + view.offset_of(position) + layout::kRecordHeaderBytes;
-            std::uint64_t ts = 0;
-            bool event = false;
-            if (kind == RingKind::kNone) {
-                // A window taken back unread: only its structure matters.
-            } else if (kind == RingKind::kIndex) {
-                if (record.length == sizeof(IndexEvent)) {
-                    IndexEvent index{};
-                    std::memcpy(&index, payload, sizeof index);
-                    ts = index.timestamp;
-                    event = true;
-                } else if (record.length == sizeof(IndexControl)) {
-                    IndexControl control{};
-                    std::memcpy(&control, payload, sizeof control);
-                    // The readers' rule: a flush snapshot's next_seq must be the
-                    // number a reader gives the next record.
-                    if (control.kind == static_cast<std::uint32_t>(ControlKind::kGap) && control.first >= seq) {
-                        seq = control.first + control.value;
-                    }
-                } else {
-                    ++window.violations;
-                }
-            } else if (record.length < kDetailSeqBytes) {
-                ++window.violations;
-            } else {
-                std::memcpy(&seq, payload, sizeof seq);
-                event = true;
-            }
-            if (event) {
-                if (!window.has_seq) {
-                    if (kind == RingKind::kDetail) window.first_seq = seq;
-                    window.first_ts = ts;
-                    window.has_seq = true;
-                }
-                window.last_seq = seq;
-                window.last_ts = ts;
-                if (kind == RingKind::kIndex) ++seq;
-            }
-        }
-        position += record.total;
-    }
-    if (kind == RingKind::kIndex) window.first_seq = first_seq;
-    window.next_seq = seq;
-    window.end = position;
-}
-
-}  // namespace
 
 // ---- lanes -------------------------------------------------------------------
 
@@ -128,6 +36,12 @@ void TraceController::adopt_lane(std::uint32_t index) {
     const std::uint32_t rings = region_->rings_per_lane();
     std::fill(lane.owner, lane.owner + rings, Owner::kAgent);
     lane.session = get(control.session);
+    // A controller that crashed during a flush snapshot left reuse_lock
+    // taken: the agent could never reuse a window in place again. relaxed is
+    // enough: our snapshots take the lock with acquire anyway.
+    std::uint32_t crashed_snapshot = kReuseByController;
+    std::atomic_ref<std::uint32_t>(control.reuse_lock)
+        .compare_exchange_strong(crashed_snapshot, kReuseFree, std::memory_order_relaxed);
     if (lane.submit.attach(submit_queue(control)) != QueueStatus::kOk ||
         lane.free.attach(free_queue(control)) != QueueStatus::kOk) {
         violation(index, Violation::kQueueCorrupt);
@@ -278,17 +192,17 @@ void TraceController::take_back(std::uint32_t index, std::uint32_t ring, RingKin
     std::uint64_t from = start;
     std::uint64_t first_seq = get(info.first_seq);
     std::uint64_t flushed_records = 0;
-    if (dump && kind == RingKind::kIndex && flushed_prefix(view, info, start, from, first_seq)) {
+    if (dump && flushed_prefix(view, info, start, from, first_seq)) {
         flushed_records = get(info.flushed_records);
         flags |= sink::kFlagContinued;
     }
-    Window window;
-    scan_window(view, kind, start, from, first_seq, window);
+    const ScannedWindow window = scan_window(view, kind, start, from, first_seq);
     for (std::uint32_t i = 0; i < window.violations; ++i) violation(index, Violation::kBadRecord);
     if (dump && window.records > 0) {
         write_window(index, ring, kind, window, flags);
     } else if (dump && flushed_records > 0) {
-        add(control.index_rings_dumped, 1);  // the whole window was on disk already
+        // The whole window was on disk already.
+        add(kind == RingKind::kIndex ? control.index_rings_dumped : control.detail_rings_dumped, 1);
     } else if (!dump) {
         add(control.rings_returned, 1);
     }
@@ -301,7 +215,7 @@ void TraceController::take_back(std::uint32_t index, std::uint32_t ring, RingKin
     give_back(index, ring);
 }
 
-bool TraceController::write_window(std::uint32_t index, std::uint32_t ring, RingKind kind, const Window& window,
+bool TraceController::write_window(std::uint32_t index, std::uint32_t ring, RingKind kind, const ScannedWindow& window,
                                    std::uint32_t flags) {
     LaneControl& control = region_->lane(index);
     RingInfo& info = region_->ring_info(index, ring);
@@ -327,6 +241,7 @@ bool TraceController::write_window(std::uint32_t index, std::uint32_t ring, Ring
     block.full_ns = (flags & sink::kFlagRecovered) != 0 ? 0 : get(info.full_ns);
     block.dump_unix_ns = unix_ns();
     block.violations = window.violations;
+    block.window_offset = window.start - window.origin;
     const std::uint64_t bytes = window.end - window.start;
     const std::uint64_t offset = view.offset_of(window.start);
     const std::uint64_t first = std::min(bytes, view.capacity - offset);
@@ -386,96 +301,6 @@ void TraceController::give_back(std::uint32_t index, std::uint32_t ring) {
     const NotifyWords words = free_words(control);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // SYNC: park-announce
     if (words.count().load(std::memory_order_relaxed) != 0) detail::wake_parked(words, PeerWake{});
-}
-
-// ---- flush snapshots (docs/tracer.md, "Flush on demand") --------------------
-
-// Where the rest of a window starts when a flush already dumped its prefix.
-// The fields are ours, but the region is writable by the agent: a prefix
-// outside the window, unaligned or for another window is ignored (the whole
-// window is dumped again: the agent can only duplicate its own events).
-bool TraceController::flushed_prefix(const RingView& view, const RingInfo& info, std::uint64_t start,
-                                     std::uint64_t& from, std::uint64_t& first_seq) {
-    const std::uint64_t window = get(info.flushed_window);
-    if (window == 0 || window != get(info.window)) return false;
-    const std::uint64_t position = get(info.flushed_position);
-    if (position < start || position - start > view.capacity || (position & (kRecordAlign - 1)) != 0) return false;
-    from = position;
-    first_seq = get(info.flushed_seq);
-    return true;
-}
-
-// Dumps the committed records of the lane's active index window that are not
-// on disk yet, without the agent: a flight recorder's snapshot. Returns true
-// when every index record the agent committed before the call is on disk
-// (or on its way: submitted windows are drained in order first); false when
-// the lane's policy may reuse a window in place (overwrite oldest), where a
-// snapshot could not be exact.
-//
-// Why reading a window the agent is still writing is safe: under drop
-// newest and bounded wait the agent never rewrites a committed record while
-// it holds the ring: it appends past the terminator, within one lap of the
-// window start, and a full window goes to submit_q, whose rings only we hand
-// back (under work_, which we hold). So every record whose commit word we
-// load with acquire (SYNC: publish-record) is complete and stays as it is
-// until we free the ring. The one thing that can change under us is which
-// window the ring holds (a ring just popped off free_q still carries its
-// previous window's RingInfo, and LaneControl.active_index_ring, a relaxed
-// load, may be stale): we load RingInfo.window with acquire, then its kind,
-// before (SYNC: window-open) and again after the scan; a record of a newer
-// window was published after its kind and number, so an unchanged (kind,
-// number) means every record we scanned belongs to the window we described.
-bool TraceController::snapshot_lane(std::uint32_t index) {
-    Lane& lane = lanes_[index];
-    LaneControl& control = region_->lane(index);
-    if (get(control.policy) == static_cast<std::uint32_t>(RS_TRACER_OVERWRITE_OLDEST)) return false;
-    for (std::uint32_t attempt = 0; attempt < 4; ++attempt) {
-        drain_lane(index);
-        sync_free_head(index);
-        const std::uint32_t ring = get(control.active_index_ring);
-        // No active index window: everything it held was submitted (drained
-        // here or by the caller's last drain).
-        if (ring >= region_->rings_per_lane() || lane.owner[ring] != Owner::kAgent) return true;
-        RingInfo& info = region_->ring_info(index, ring);
-        const RingView view = region_->ring_view(index, ring);
-        const std::uint32_t handed_back = lane.handed_back[ring];
-        // SYNC: window-open. acquire: kind and first_seq of this window are visible.
-        const std::uint64_t window = std::atomic_ref<std::uint64_t>(info.window).load(std::memory_order_acquire);
-        if (get(info.kind) != static_cast<std::uint32_t>(RingKind::kIndex)) continue;  // a stale ring index
-        // We stored it before pushing the ring on free_q (SYNC: ring-reset);
-        // only an overwrite-oldest agent moves it while holding the ring.
-        const std::uint64_t start = get(view.control->read_position) & ~std::uint64_t{kRecordAlign - 1};
-        std::uint64_t from = start;
-        std::uint64_t first_seq = get(info.first_seq);
-        std::uint32_t flags = sink::kFlagFlushed | sink::kFlagPartial;
-        if (flushed_prefix(view, info, start, from, first_seq)) flags |= sink::kFlagContinued;
-        Window prefix;
-        scan_window(view, RingKind::kIndex, start, from, first_seq, prefix);
-        // acquire: ordered after every commit-word load of the scan. Window
-        // numbers count per kind, so the kind is part of the generation: a
-        // stale active_index_ring (a relaxed load) may name a ring that the
-        // agent now fills as a detail window with the same number.
-        if (std::atomic_ref<std::uint64_t>(info.window).load(std::memory_order_acquire) != window ||
-            get(info.kind) != static_cast<std::uint32_t>(RingKind::kIndex)) {
-            continue;
-        }
-        if (prefix.records == 0) return true;
-        // Windows submitted before this one (while we scanned) go to the file
-        // first; if this one was submitted too, the drain dumped it whole
-        // (and the agent may already hold the ring again: hence the count).
-        drain_lane(index);
-        if (lane.owner[ring] != Owner::kAgent || lane.handed_back[ring] != handed_back) return true;
-        for (std::uint32_t i = 0; i < prefix.violations; ++i) violation(index, Violation::kBadRecord);
-        if (!write_window(index, ring, RingKind::kIndex, prefix, flags)) return false;
-        put(info.flushed_records, (flags & sink::kFlagContinued) != 0 ? get(info.flushed_records) + prefix.records
-                                                                      : prefix.records);
-        put(info.flushed_position, prefix.end);
-        put(info.flushed_seq, prefix.next_seq);
-        put(info.flushed_window, window);
-        add(control.flush_snapshots, 1);
-        return true;
-    }
-    return false;  // the agent kept switching windows: it is not idle, and it will see the request
 }
 
 }  // namespace ringside::trace

@@ -82,6 +82,7 @@ void TraceController::recover_lane(std::uint32_t index, std::uint32_t reason) {
     reset_queues(index);
     put(control.active_index_ring, kNoRing);
     put(control.active_detail_ring, kNoRing);
+    put(control.reuse_lock, kReuseFree);  // the agent may have died reusing a window in place
     // SYNC: lane-state. release: the reset lane is visible to the next agent
     // that claims it (it CASes the claim with acquire, then reads FREE).
     std::atomic_ref<std::uint32_t>(control.state).store(static_cast<std::uint32_t>(LaneState::kFree),

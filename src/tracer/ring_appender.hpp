@@ -79,6 +79,16 @@ public:
         pending_ = false;
     }
 
+    // Takes no more records in this window: every try_reserve fails from now
+    // on (the "full" compare against a limit at the write position), so the
+    // next one goes through the owner's slow path, which submits or restarts
+    // the window. What was committed stays as it is: position(), records()
+    // and submitting are unchanged; start() and restart() give the next
+    // window its full limit back. For a control record that found no room
+    // while a smaller record would still fit: nothing may be written after
+    // it in this window. Call with no reservation pending.
+    void seal() { limit_ = write_; }
+
     // Ends the window and starts the next one in place, at the current write
     // position (the overwrite and recycle paths). Drops a pending reservation.
     void restart() { start(view_, write_); }
@@ -114,7 +124,7 @@ private:
     RingView view_{};
     std::uint64_t window_start_ = 0;
     std::uint64_t write_ = 0;   // end of the last reservation
-    std::uint64_t limit_ = 0;   // window_start_ + capacity
+    std::uint64_t limit_ = 0;   // window_start_ + capacity; write_ once sealed
     std::uint64_t first_ = 0;   // commit word published last (the padding's when wrapping)
     std::uint64_t record_ = 0;  // the pending record
     std::uint64_t records_ = 0;

@@ -14,10 +14,13 @@
 //       record format: u32 commit, u32 length, payload, aligned to 8;
 //       padding records carry kPadFlag and skip to the ring's end). A
 //       record's byte offset in `data` is its offset from the window start,
-//       which is what an index record's detail_offset names. Except in an
-//       index block flagged kFlagContinued: it starts where the block of
-//       the same window flagged kFlagFlushed before it ended (docs/tracer.md,
-//       "Flush on demand and on stop"). Detail windows are never cut.
+//       which is what an index record's detail_offset names. Except in a
+//       block flagged kFlagContinued: it starts where the block of the same
+//       window flagged kFlagFlushed before it ended (docs/tracer.md, "Flush
+//       on demand and on stop"), at BlockHeader.window_offset. So one window
+//       may lie in several blocks, each covering [window_offset,
+//       window_offset + data_bytes) of it; a detail reference resolves to
+//       the block of its window whose range holds the offset.
 //     kSessionStart: SessionStart (an agent claimed the lane).
 //     kSessionEnd:   SessionEnd (the agent closed or died; its final counters).
 //
@@ -42,7 +45,9 @@ inline constexpr std::uint64_t kFileMagic = 0x46454341'52545352ull;       // "RS
 inline constexpr std::uint64_t kIndexFileMagic = 0x58454341'52545352ull;  // "RSTRACEX"
 inline constexpr std::uint32_t kBlockMagic = 0x314B'4C42u;                // "BLK1"
 inline constexpr std::uint16_t kFormatMajor = 1;
-inline constexpr std::uint16_t kFormatMinor = 1;  // 1.1: kFlagFlushed, kFlagContinued
+// 1.2: BlockHeader.window_offset; detail windows can be cut too.
+// 1.1: kFlagFlushed, kFlagContinued.
+inline constexpr std::uint16_t kFormatMinor = 2;
 
 enum class BlockKind : std::uint32_t { kIndexWindow = 1, kDetailWindow = 2, kSessionStart = 3, kSessionEnd = 4 };
 
@@ -51,9 +56,10 @@ enum BlockFlags : std::uint32_t {
     kFlagRecovered = 2,  // dumped by the controller after the agent died (never submitted)
     kFlagTruncated = 4,  // a record failed validation: the block ends before it
     kFlagPartial = 8,    // submitted before it was full (flush or close)
-    kFlagFlushed = 16,   // index: the committed prefix of a window the agent still held (flush snapshot)
-    kFlagContinued = 32, // index: the rest of a window whose prefix an earlier kFlagFlushed block carried;
-                         // its context records (detail window) are in that block
+    kFlagFlushed = 16,   // the committed prefix of a window the agent still held (flush snapshot; index,
+                         // and from 1.2 marked detail windows)
+    kFlagContinued = 32, // the rest of a window whose prefix an earlier kFlagFlushed block carried; an
+                         // index block's context records (detail window) are in that block
 };
 
 enum class EndReason : std::uint32_t { kClosed = 1, kDied = 2 };
@@ -96,7 +102,7 @@ struct BlockHeader {
     std::uint64_t dump_unix_ns;
     std::uint32_t violations;       // records the controller rejected in this window
     std::uint32_t checksum;         // FNV-1a 32 of the header with this field zero
-    std::uint64_t reserved;
+    std::uint64_t window_offset;    // 1.2: offset from the window's start of data's first byte (0 before 1.2)
 };
 
 struct SessionStart {

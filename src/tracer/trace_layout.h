@@ -65,8 +65,12 @@
 namespace ringside::trace {
 
 inline constexpr std::uint64_t kTraceMagic = 0x31454341'52545352ull;  // "RSTRACE1" little-endian
-inline constexpr std::uint16_t kTraceMajor = 1;
-inline constexpr std::uint16_t kTraceMinor = 1;  // 1.1: RingInfo.flushed_* (flush snapshots)
+// 2.0: LaneControl.reuse_lock (an overwrite-oldest agent must hold it to
+// reuse a window in place: a 1.x agent would not, so it must not open a 2.x
+// region), RingInfo.marked holds the marked window's number, flushed_events.
+// 1.1: RingInfo.flushed_* (flush snapshots).
+inline constexpr std::uint16_t kTraceMajor = 2;
+inline constexpr std::uint16_t kTraceMinor = 0;
 
 inline constexpr std::uint32_t kTraceHeaderBytes = 4096;
 inline constexpr std::uint32_t kLaneControlBytes = 4096;
@@ -200,7 +204,13 @@ struct LaneControl {
     std::uint64_t open_ns;
     std::uint64_t open_unix_ns;
     std::uint64_t flush_ack;           // the last TraceHeader.flush_request the agent served
-    std::uint8_t lifecycle_pad[kLine - 72];
+    // Who may touch the lane's active windows beyond appending: 0 nobody,
+    // kReuseByAgent while an overwrite-oldest agent reuses a full window in
+    // place, kReuseByController while a flush snapshot reads one. CAS from 0,
+    // never waited for (docs/tracer.md, "Overwrite oldest and flush").
+    std::uint32_t reuse_lock;
+    std::uint32_t reserved1;
+    std::uint8_t lifecycle_pad[kLine - 80];
     // --- agent metrics (+128): written by the agent only (relaxed), zeroed at claim
     std::uint64_t seq_next;            // events attempted: written + dropped
     std::uint64_t bytes_written;       // payload bytes of written events
@@ -256,7 +266,7 @@ struct LaneControl {
 struct RingInfo {
     // --- agent line: written at activation and at submit (untrusted)
     std::uint32_t kind;                // RingKind
-    std::uint32_t marked;              // detail: 1 once the window was marked
+    std::uint32_t marked;              // detail: mark_word(window) once the window was marked, else 0
     std::uint64_t window;              // per lane and kind, from 1
     std::uint64_t start_position;      // ring position where the window starts
     std::uint64_t first_seq;           // first sequence number the window covers
@@ -278,8 +288,21 @@ struct RingInfo {
     std::uint64_t flushed_position;    // ring position after the last record dumped
     std::uint64_t flushed_seq;         // sequence number of the next event after it
     std::uint64_t flushed_records;     // records dumped from the window so far
-    std::uint8_t controller_pad[kLine - 48];
+    std::uint64_t flushed_events;      // of which events (index) or payloads (detail): an overwrite loses the rest
+    std::uint8_t controller_pad[kLine - 56];
 };
+
+// LaneControl.reuse_lock values.
+inline constexpr std::uint32_t kReuseFree = 0;
+inline constexpr std::uint32_t kReuseByAgent = 1;
+inline constexpr std::uint32_t kReuseByController = 2;
+
+// RingInfo.marked of a marked window: its number's low 32 bits (never 0), so
+// a value left by another window of the same ring cannot pass for this one's.
+constexpr std::uint32_t mark_word(std::uint64_t window) {
+    const auto low = static_cast<std::uint32_t>(window);
+    return low != 0 ? low : 1u;
+}
 
 // The claim word of a lane or of the controller: who holds it, in a form a
 // reused pid cannot impersonate (the start time tells two processes apart).

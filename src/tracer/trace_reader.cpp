@@ -52,6 +52,9 @@ struct Block {
     BlockHeader header{};
 };
 
+// (session, detail window) -> its blocks, in file order.
+using DetailBlocks = std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>;
+
 // One record of a window block's data, validated like the controller did.
 struct Record {
     std::uint64_t offset = 0;
@@ -203,19 +206,26 @@ std::vector<std::uint64_t> blocks_in_interval(const std::string& index_path, std
 
 // The payload of an event with a detail: kept if its window was dumped and
 // the record there is the event's (same seq); sets row.length.
-DetailStatus resolve_detail(Row& row, const std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t>& details,
-                            const std::vector<Block>& blocks, const File& file, std::vector<std::uint8_t>& data,
-                            std::size_t& loaded, bool payloads) {
+// A window may lie in several blocks (a flush snapshot and the rest, format
+// 1.2): the block whose [window_offset, window_offset + data_bytes) holds the
+// offset, the last dumped when a window was dumped twice (a controller crash).
+DetailStatus resolve_detail(Row& row, const DetailBlocks& details, const std::vector<Block>& blocks, const File& file,
+                            std::vector<std::uint8_t>& data, std::size_t& loaded, bool payloads) {
     const auto found = details.find({row.session, row.detail_window});
     if (row.detail_window == 0 || found == details.end()) return DetailStatus::kNotKept;
-    if (loaded != found->second) {
-        const Block& detail = blocks[found->second];
-        data.resize(detail.header.data_bytes);
-        loaded = file.read(data.data(), data.size(), detail.offset + detail.header.header_bytes) ? found->second
-                                                                                                : SIZE_MAX;
+    std::size_t chosen = SIZE_MAX;
+    for (auto it = found->second.rbegin(); it != found->second.rend() && chosen == SIZE_MAX; ++it) {
+        const BlockHeader& h = blocks[*it].header;
+        if (row.detail_offset >= h.window_offset && row.detail_offset - h.window_offset < h.data_bytes) chosen = *it;
     }
-    const std::uint64_t at = row.detail_offset;
-    if (loaded != found->second || at + layout::kRecordHeaderBytes > data.size()) return DetailStatus::kBad;
+    if (chosen == SIZE_MAX) return DetailStatus::kNotKept;
+    if (loaded != chosen) {
+        const Block& detail = blocks[chosen];
+        data.resize(detail.header.data_bytes);
+        loaded = file.read(data.data(), data.size(), detail.offset + detail.header.header_bytes) ? chosen : SIZE_MAX;
+    }
+    const std::uint64_t at = row.detail_offset - blocks[chosen].header.window_offset;
+    if (loaded != chosen || at + layout::kRecordHeaderBytes > data.size()) return DetailStatus::kBad;
     std::uint32_t commit = 0;
     std::uint32_t length = 0;
     std::uint64_t seq = 0;
@@ -295,7 +305,7 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
     const auto clock = static_cast<ClockKind>(header.clock_kind);
     // Pass 1: the blocks, validated, and where each detail window is.
     std::vector<Block> blocks;
-    std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t> details;  // (session, window) -> block
+    DetailBlocks details;
     for (std::uint64_t offset = header.header_bytes; offset < file.size();) {
         Block block{offset, {}};
         if (offset + sizeof(BlockHeader) > file.size() || !file.read(&block.header, sizeof block.header, offset)) {
@@ -313,7 +323,7 @@ bool read_lane_file(const std::string& path, const Options& options, const std::
             break;
         }
         if (h.kind == static_cast<std::uint32_t>(BlockKind::kDetailWindow)) {
-            details[{h.session, static_cast<std::uint32_t>(h.window)}] = blocks.size();
+            details[{h.session, static_cast<std::uint32_t>(h.window)}].push_back(blocks.size());
         }
         blocks.push_back(block);
         offset += h.header_bytes + h.data_bytes;
