@@ -15,6 +15,7 @@ import struct
 import sys
 
 FORMAT_MAJOR = 1
+FORMAT_MINOR = 2  # 1.2: BlockHeader.window_offset, detail windows cut too; 1.0 and 1.1 files have 0 there
 FILE_MAGIC = 0x4645434152545352  # "RSTRACEF"
 BLOCK_MAGIC = 0x314B4C42  # "BLK1"
 PAD_FLAG = 0x80000000
@@ -107,7 +108,8 @@ def read_blocks(raw, path, errors):
             break
         start = offset + h[1]
         blocks.append({"offset": offset, "kind": h[2], "flags": h[3], "session": h[5], "window": h[7],
-                       "first_seq": h[9], "open_tsc": h[13], "open_ns": h[14], "data": raw[start:start + h[4]]})
+                       "first_seq": h[9], "open_tsc": h[13], "open_ns": h[14], "window_offset": h[19],
+                       "data": raw[start:start + h[4]]})
         offset = start + h[4]
     return header, blocks
 
@@ -173,12 +175,26 @@ class Session:
         return rep
 
 
+def detail_block(details, session, row):
+    """The detail block holding an event's reference, or None.
+
+    A detail window may lie in several blocks (format 1.2: a flush snapshot's prefix, then the rest), each
+    covering [window_offset, window_offset + data_bytes) of the window: the one whose range holds the offset,
+    the last dumped when a window was dumped twice (a controller that crashed while dumping it).
+    """
+    at = row["detail_offset"]
+    for block in reversed(details.get((session, row["detail_window"]), []) if row["detail_window"] else []):
+        if block["window_offset"] <= at < block["window_offset"] + len(block["data"]):
+            return block
+    return None
+
+
 def detail_status(details, session, row):
     """kept / not_kept / bad for an event's payload; sets row["length"] and returns the payload when kept."""
-    block = details.get((session, row["detail_window"])) if row["detail_window"] else None
+    block = detail_block(details, session, row)
     if block is None:
         return "not_kept", None
-    data, at = block["data"], row["detail_offset"]
+    data, at = block["data"], row["detail_offset"] - block["window_offset"]
     if at + 8 > len(data):
         return "bad", None
     commit, length = RECORD_HEADER.unpack_from(data, at)
@@ -200,7 +216,10 @@ def read_lane_file(path, on_row=None):
         header, blocks = read_blocks(raw, path, errors)
     except FormatError as error:
         return sessions, [str(error)]
-    details = {(b["session"], b["window"] & 0xFFFFFFFF): b for b in blocks if b["kind"] == BLOCK_DETAIL}
+    details = {}  # (session, detail window) -> its blocks, in file order
+    for block in blocks:
+        if block["kind"] == BLOCK_DETAIL:
+            details.setdefault((block["session"], block["window"] & 0xFFFFFFFF), []).append(block)
     current = None
     context = (None, None, 0)  # (session, window, detail window) at the end of the last index block
     for block in blocks:
