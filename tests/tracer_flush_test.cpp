@@ -92,7 +92,7 @@ TEST_F(tracer_Flush, EventsFlushedThenSubmittedWithTheRestOfTheWindowAppearExact
     emit_numbered(agent.get(), 0, 30);
     ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);
     emit_numbered(agent.get(), 30, 20);
-    ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);  // continues the same window
+    ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);  // event 30 served the request: a new window
     ASSERT_EQ(rs_tracer_controller_flush(controller_.get(), 0), RS_OK);  // nothing new: dumps nothing
     // The first flush cut the index window and the marked detail window; the
     // second only the index window: the detail window the agent opened when
@@ -352,7 +352,9 @@ TEST_P(tracer_FlushRace, FlushRacingABusyAgentNeverTearsOrDuplicatesARecord) {
     const json lane = lane0(controller.get());
     EXPECT_EQ(lane["violations"]["total"], 0);
     EXPECT_GT(lane["flush_snapshots"].get<std::uint64_t>(), 0u);
-    if (setup.rings == 2) EXPECT_GT(lane["drops"]["overwritten"].get<std::uint64_t>(), 0u);
+    if (setup.rings == 2) {
+        EXPECT_GT(lane["drops"]["overwritten"].get<std::uint64_t>(), 0u);
+    }
     std::printf("[ info ] %llu events, %llu dropped, %llu flushes, %llu snapshots\n",
                 static_cast<unsigned long long>(written), static_cast<unsigned long long>(dropped),
                 static_cast<unsigned long long>(flushes),

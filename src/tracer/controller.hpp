@@ -63,11 +63,11 @@ public:
     rs_result stop(std::uint64_t timeout_ns);
     // Drains now, asks live agents to submit their partial windows, waits a
     // little (kFlushGraceNs at most) for them to acknowledge, then dumps the
-    // committed prefix of the active index window of every lane that did not
-    // (snapshot_lane). On RS_OK every event committed before the call is on
-    // disk (docs/tracer.md, "Flush on demand"). RS_TIMEOUT if a lane could
-    // not be snapshotted (overwrite-oldest) and its agent did not
-    // acknowledge within `timeout_ns`.
+    // committed prefix of the active index window and marked detail window
+    // of every lane that did not (snapshot_lane). On RS_OK every event
+    // committed before the call is on disk (docs/tracer.md, "Flush on
+    // demand"). RS_TIMEOUT if a lane's snapshot could not be taken within
+    // `timeout_ns` (its agent held reuse_lock throughout).
     rs_result flush(std::uint64_t timeout_ns);
     static constexpr std::uint64_t kFlushGraceNs = 2'000'000;
     // One drain pass and liveness check on the calling thread (not started).

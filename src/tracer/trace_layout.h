@@ -50,6 +50,8 @@
 //   lane-state       agent stores ACTIVE / CLOSED; controller stores FREE
 //   window-open      agent stores RingInfo.window (after the window's other
 //                    fields)          -> a flush snapshot loads it first
+//   reuse-lock       agent (after an in-place reuse) or controller (after a
+//                    snapshot) stores reuse_lock = 0 -> the other's CAS from 0
 //
 // All-zero memory is a valid state for everything but the header's magic:
 // zero lanes are FREE, zero queues are empty, a zero ring is empty.

@@ -218,7 +218,15 @@ DetailStatus resolve_detail(Row& row, const DetailBlocks& details, const std::ve
         const BlockHeader& h = blocks[*it].header;
         if (row.detail_offset >= h.window_offset && row.detail_offset - h.window_offset < h.data_bytes) chosen = *it;
     }
-    if (chosen == SIZE_MAX) return DetailStatus::kNotKept;
+    if (chosen == SIZE_MAX) {
+        // Outside every part: not kept when only flush snapshots of the
+        // window reached the file (its rest never did: reused in place, or
+        // not dumped yet); bad once the window's end was dumped.
+        for (const std::size_t part : found->second) {
+            if ((blocks[part].header.flags & sink::kFlagFlushed) == 0) return DetailStatus::kBad;
+        }
+        return DetailStatus::kNotKept;
+    }
     if (loaded != chosen) {
         const Block& detail = blocks[chosen];
         data.resize(detail.header.data_bytes);

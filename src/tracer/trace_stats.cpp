@@ -70,6 +70,7 @@ void lane_json(JsonOut& json, const TraceRegion& region, std::uint32_t index) {
         .field("agent_tid", std::int64_t{load(lane.agent_tid)})
         .field("agent_alive", claim != 0 && process_alive(claim_pid(claim), 0))
         .field("policy", std::uint64_t{load(lane.policy)})
+        .field("reuse_lock", std::uint64_t{load(lane.reuse_lock)})  // 1 agent reusing a window, 2 a snapshot
         .field("events_attempted", seq_next)
         .field("events_written", seq_next >= dropped ? seq_next - dropped : 0)
         .field("bytes_written", load(lane.bytes_written))

@@ -112,13 +112,15 @@ RS_API rs_result rs_tracer_controller_stop(rs_tracer_controller_t *controller, u
 /* Flush on demand: drains now, asks every live agent to submit its partial
  * rings (an agent acts on it at its next emit, reserve, flush or close),
  * waits at most 2 ms (or timeout_ns if smaller) for them, then dumps itself
- * the committed part of the active index window of every agent that did not
- * answer (an idle one), then syncs the lane files (sync_on_flush). On RS_OK
- * every index record committed before the call is in the lane files, with
- * every window submitted before it; payloads of detail windows only once
- * submitted (docs/tracer.md, "Flush on demand and on stop"). RS_TIMEOUT if
- * an RS_TRACER_OVERWRITE_OLDEST agent, which cannot be read that way, did
- * not answer within timeout_ns. Any thread. */
+ * the committed part of the active index window, and of the active detail
+ * window if it is marked, of every agent that did not answer (an idle one),
+ * then syncs the lane files (sync_on_flush). On RS_OK every index record
+ * committed before the call is in the lane files, with the payloads of
+ * marked detail windows and every window submitted before the call
+ * (docs/tracer.md, "Flush on demand and on stop"). RS_TIMEOUT if a lane
+ * could not be read that way within timeout_ns (an agent that holds its
+ * lane's reuse lock and never releases it: a stuck or hostile one). Any
+ * thread. */
 RS_API rs_result rs_tracer_controller_flush(rs_tracer_controller_t *controller, uint64_t timeout_ns);
 
 /* One drain pass and liveness check on the calling thread, for a controller

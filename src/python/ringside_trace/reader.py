@@ -25,6 +25,7 @@ CLOCK_TSC = 1
 
 BLOCK_INDEX, BLOCK_DETAIL, BLOCK_SESSION_START, BLOCK_SESSION_END = 1, 2, 3, 4
 FLAG_RECOVERED = 2
+FLAG_FLUSHED = 16  # the committed prefix of a window the agent still held (a flush snapshot)
 FLAG_CONTINUED = 32  # the rest of a window a flush snapshot cut: continues the previous block's context
 CAUSES = {1: "no_ring", 2: "overwritten", 3: "wait_timeout", 4: "reentrant"}
 END_REASONS = {1: "closed", 2: "died"}
@@ -193,7 +194,10 @@ def detail_status(details, session, row):
     """kept / not_kept / bad for an event's payload; sets row["length"] and returns the payload when kept."""
     block = detail_block(details, session, row)
     if block is None:
-        return "not_kept", None
+        # Outside every part: not kept when only flush snapshots of the window reached the file (its rest never
+        # did: reused in place, or not dumped yet); bad once the window's end was dumped (the reference points nowhere).
+        parts = details.get((session, row["detail_window"]), []) if row["detail_window"] else []
+        return ("bad" if any(not part["flags"] & FLAG_FLUSHED for part in parts) else "not_kept"), None
     data, at = block["data"], row["detail_offset"] - block["window_offset"]
     if at + 8 > len(data):
         return "bad", None
