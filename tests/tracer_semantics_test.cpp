@@ -417,4 +417,93 @@ TEST_F(tracer_Semantics, InspectorReadsLiveMetricsWithoutClaimingAnything) {
     EXPECT_EQ(rs_tracer_inspect_json("/rstrace.does-not-exist", RS_BACKING_SHM, &text), RS_ERR_NOT_FOUND);
 }
 
+
+// Every row of a one-session trace in file order: the events numbered from 0
+// with event id == sequence number, each gap record exactly where its first
+// lost number is due. Returns the first discrepancy, or "" and sets `next`.
+std::string first_misnumbered_row(const Trace& trace, std::uint64_t& next) {
+    next = 0;
+    for (const auto& row : trace.rows) {
+        if (row.kind == RowKind::kEvent) {
+            if (row.seq != next || row.event_id != next) {
+                return "event id " + std::to_string(row.event_id) + " read as seq " + std::to_string(row.seq) +
+                       " where seq " + std::to_string(next) + " was due";
+            }
+            ++next;
+        } else if (row.kind == RowKind::kGap) {
+            if (row.seq != next) {
+                return "gap [" + std::to_string(row.seq) + ", +" + std::to_string(row.count) + ") where seq " +
+                       std::to_string(next) + " was due";
+            }
+            next += row.count;
+        }
+    }
+    return "";
+}
+
+// A drop with an index window open writes its gap record (40 bytes in the
+// ring) at once. If the window has room for an event record (24) but not for
+// the gap record, the gap must not stay behind while the next event goes in
+// the same window: that event would be read with the dropped event's number.
+// The drop: a marked detail window overflows with no spare ring (two rings,
+// no controller poll). The sweep moves it over every 8-byte position near the
+// index window's end: `fill` zero-length events (24 bytes each) and 1 to 3
+// marks (40 each) go first.
+TEST_F(tracer_Semantics, ADropWhoseGapDoesNotFitKeepsTheNextEventsSequenceNumber) {
+    constexpr std::uint64_t kPayload = 16;
+    const std::uint64_t in_detail = records_that_fit(kCapacity, 0, detail_total(kPayload));
+    const std::uint64_t in_index = records_that_fit(kCapacity, 0, kIndexTotal);
+    std::uint64_t cases = 0;  // drops with room for an event but not for a gap record (the model)
+    for (std::uint64_t marks = 1; marks <= 3; ++marks) {
+        for (std::uint64_t fill = 0; fill + in_detail <= in_index + 1; ++fill) {
+            SCOPED_TRACE("marks " + std::to_string(marks) + ", fill " + std::to_string(fill));
+            // Index bytes in use when the payload event that overflows the
+            // detail window is dropped: the marks, the detail-window record,
+            // one record per event.
+            const std::uint64_t used = (marks + 1) * kControlTotal + (fill + in_detail) * kIndexTotal;
+            if (used + kIndexTotal + 8 <= kCapacity && used + kControlTotal + 8 > kCapacity) ++cases;
+
+            controller_.reset();
+            std::filesystem::remove_all(dir_.sink());
+            name_ = shm_name("gapfit");
+            create(2, 1, RS_TRACER_CLOCK_MONOTONIC);  // the smallest pool; no TSC calibration per region
+            AgentPtr agent = make_agent(name_);
+            ASSERT_NE(agent, nullptr);
+            std::uint64_t seq = 0;  // every emit takes the next sequence number: it is the event id
+            auto emit = [&](std::uint64_t length) {
+                std::uint8_t data[kPayload] = {};
+                std::memcpy(data, &seq, sizeof seq);
+                const rs_result result = rs_tracer_emit(agent.get(), static_cast<std::uint32_t>(seq), data, length);
+                EXPECT_TRUE(result == RS_OK || result == RS_FULL) << rs_result_name(result);
+                ++seq;
+                return result;
+            };
+            for (std::uint64_t i = 0; i < fill; ++i) emit(0);
+            for (std::uint64_t i = 0; i < marks; ++i) ASSERT_EQ(rs_tracer_mark(agent.get()), RS_OK);
+            bool dropped = false;
+            while (!dropped && seq < fill + in_detail + 1) dropped = emit(kPayload) == RS_FULL;
+            ASSERT_TRUE(dropped);
+            for (int i = 0; i < 3; ++i) emit(0);  // may still fit the index window the drop left open
+            // Every ring comes back (the marked detail window too: flushed),
+            // then two index windows, polled often enough that a spare ring
+            // always waits on free_q.
+            ASSERT_EQ(rs_tracer_flush(agent.get()), RS_OK);
+            for (std::uint64_t i = 0; i < in_index + 10; ++i) {
+                if (i % 32 == 0) poll(controller_.get());
+                ASSERT_EQ(emit(0), RS_OK);
+            }
+            agent.reset();
+            const Trace trace = finish_and_read();
+            EXPECT_TRUE(trace.report.ok()) << report_json(trace.report);
+            ASSERT_EQ(trace.report.sessions.size(), 1u);
+            std::uint64_t next = 0;
+            const std::string problem = first_misnumbered_row(trace, next);
+            ASSERT_EQ(problem, "");
+            EXPECT_EQ(next, seq);
+            EXPECT_EQ(trace.report.sessions[0].next_seq, seq);
+        }
+    }
+    EXPECT_GT(cases, 0u) << "the sweep never dropped with room for an event but not for a gap record";
+}
+
 }  // namespace
