@@ -69,9 +69,8 @@ Granted read_granted(int tid) {
     return granted;
 }
 
-Granted apply_sched(const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
+Granted apply_sched_to(int pid, const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
     Granted granted;
-    const int tid = static_cast<int>(::gettid());
     cpu_set_t set;
     CPU_ZERO(&set);
     if (cpu >= 0) {
@@ -79,24 +78,27 @@ Granted apply_sched(const SchedSpec& sched, int cpu, const std::vector<int>& all
     } else {
         for (int c : allowed) CPU_SET(c, &set);
     }
-    if (int err = pthread_setaffinity_np(pthread_self(), sizeof set, &set); err != 0) {
-        note_refusal(granted, "affinity", err);
-    }
+    if (sched_setaffinity(pid, sizeof set, &set) != 0) note_refusal(granted, "affinity", errno);
     sched_param param{};
     if (is_realtime(sched.policy)) {
         param.sched_priority = sched.priority;
-        const int policy = sched.policy == Policy::kFifo ? SCHED_FIFO : SCHED_RR;
-        if (sched_setscheduler(tid, policy, &param) != 0) note_refusal(granted, name(sched.policy), errno);
+        if (sched_setscheduler(pid, sched.policy == Policy::kFifo ? SCHED_FIFO : SCHED_RR, &param) != 0) {
+            note_refusal(granted, name(sched.policy), errno);
+        }
     } else {
-        if (sched_setscheduler(tid, SCHED_OTHER, &param) != 0) note_refusal(granted, "other", errno);
-        if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), sched.nice) != 0) {
+        if (sched_setscheduler(pid, SCHED_OTHER, &param) != 0) note_refusal(granted, "other", errno);
+        if (setpriority(PRIO_PROCESS, static_cast<id_t>(pid), sched.nice) != 0) {
             note_refusal(granted, "nice " + std::to_string(sched.nice), errno);
         }
     }
-    Granted read = read_granted(tid);
+    Granted read = read_granted(pid);
     read.refused = granted.refused;
     read.refused_errno = granted.refused_errno;
     return read;
+}
+
+Granted apply_sched(const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
+    return apply_sched_to(static_cast<int>(::gettid()), sched, cpu, allowed);
 }
 
 nlohmann::ordered_json granted_json(const Granted& g, const SchedSpec& requested, int requested_cpu) {
@@ -227,35 +229,6 @@ pid_t fork_spinner(std::uint64_t deadline_ns) {
             ::_exit(static_cast<int>(work & 1));
         }
     }
-}
-
-// apply_sched for another process (the parent sets a spinner's scheduling).
-Granted apply_sched_to(pid_t pid, const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
-    Granted granted;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (cpu >= 0) {
-        CPU_SET(cpu, &set);
-    } else {
-        for (int c : allowed) CPU_SET(c, &set);
-    }
-    if (sched_setaffinity(pid, sizeof set, &set) != 0) note_refusal(granted, "affinity", errno);
-    sched_param param{};
-    if (is_realtime(sched.policy)) {
-        param.sched_priority = sched.priority;
-        if (sched_setscheduler(pid, sched.policy == Policy::kFifo ? SCHED_FIFO : SCHED_RR, &param) != 0) {
-            note_refusal(granted, name(sched.policy), errno);
-        }
-    } else {
-        if (sched_setscheduler(pid, SCHED_OTHER, &param) != 0) note_refusal(granted, "other", errno);
-        if (setpriority(PRIO_PROCESS, static_cast<id_t>(pid), sched.nice) != 0) {
-            note_refusal(granted, "nice " + std::to_string(sched.nice), errno);
-        }
-    }
-    Granted read = read_granted(pid);
-    read.refused = granted.refused;
-    read.refused_errno = granted.refused_errno;
-    return read;
 }
 
 }  // namespace

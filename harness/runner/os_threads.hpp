@@ -39,6 +39,8 @@ Granted read_granted(int tid);
 // to the calling thread, then reads back. What the OS refuses is recorded in
 // Granted::refused; apply_sched itself never throws.
 Granted apply_sched(const SchedSpec& sched, int cpu, const std::vector<int>& allowed);
+// The same for thread or process `tid` (a spinner child, the tracer's drain thread).
+Granted apply_sched_to(int tid, const SchedSpec& sched, int cpu, const std::vector<int>& allowed);
 
 // Linux's CPU-time clock of thread `tid` of this process (no pthread_t needed).
 clockid_t thread_cpu_clock(int tid);

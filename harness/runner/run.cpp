@@ -249,7 +249,7 @@ void Session::run_tracer_workload() {
     forward_ = tracer_run_.forward;
     echo_last_seq_ = host_.last_seq;
     if (tracer_run_.drain_tid > 0) {
-        echo_granted_ = read_granted(tracer_run_.drain_tid);
+        echo_granted_ = tracer_run_.drain_granted;
         have_echo_granted_ = true;
     }
     sidecar_stats_ = tracer_run_.stats;

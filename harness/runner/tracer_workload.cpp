@@ -59,6 +59,9 @@ TracerRun run_tracer(const Scenario& s, const Clock& clock, Recorder& recorder,
         out.drain_tid = find_drain_thread();
         if (out.drain_tid == 0) ::usleep(1000);
     }
+    // The drain thread plays the sidecar's part: it gets the sidecar's
+    // scheduling and CPU, and what was granted is read while it runs.
+    if (out.drain_tid > 0) out.drain_granted = apply_sched_to(out.drain_tid, s.sidecar.sched, s.sidecar.cpu, allowed_cpus());
     if (agent != nullptr) {
         std::vector<std::byte> payload(s.payload_bytes, std::byte{0x5a});
         const bool by_count = s.count > 0;

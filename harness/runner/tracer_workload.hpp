@@ -30,6 +30,7 @@ struct TracerRun {
     std::uint64_t dropped = 0;   // emits that returned RS_FULL (whole run)
     std::uint64_t measured_accepted = 0;
     int drain_tid = 0;           // the controller's drain thread, 0 if not found
+    Granted drain_granted;       // the sidecar's scheduling applied to the drain thread, read back while it runs
     double flush_ns = 0;         // rs_tracer_controller_flush at the end: the dump latency of what was left
     nlohmann::ordered_json stats = nullptr;  // rs_tracer_controller_stats_json at the end
 };

@@ -32,6 +32,26 @@ TEST(TracerWorkload, EmitsEveryEventAndAccountsForEachOne) {
     EXPECT_GT(doc["granted"]["sidecar"]["tid"].get<int>(), 0) << "the drain thread was found";
 }
 
+// The drain thread plays the sidecar's part: it gets the sidecar's CPU and
+// scheduling, and the result says what was granted (read while it ran).
+TEST(TracerWorkload, TheDrainThreadGetsTheSidecarsSchedulingAndReportsIt) {
+    rstest::ScratchDir dir;
+    const std::string prefix = dir.prefix("tracer-sched");
+    const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--load", "throughput", "--payload", "64",
+                                                "--count", "2000", "--warmup", "100", "--file-dir", dir.path(), "-o",
+                                                prefix});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json doc = rstest::read_strict_json(prefix + ".json");
+    const json& granted = doc["granted"]["sidecar"];
+    if (!granted["refused"].is_null()) GTEST_SKIP() << "this machine refused: " << granted["refused"];
+    EXPECT_EQ(granted["policy"], granted["requested"]["policy"]) << granted.dump();
+    const int cpu = granted["requested"]["cpu"].get<int>();
+    if (cpu >= 0) {
+        EXPECT_EQ(granted["cpus"], json::array({cpu})) << granted.dump();
+    }
+    EXPECT_EQ(granted["as_requested"], true) << granted.dump();
+}
+
 TEST(TracerWorkload, RefusesAClosedLoop) {
     const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--validate-only"});
     EXPECT_EQ(run.exit_code, 2);
