@@ -9,14 +9,20 @@ namespace {
 
 using nlohmann::json;
 
+// Runs `count` measured 64-byte emits after `warmup` ones; the result document.
+json run_emit_workload(const rstest::ScratchDir& dir, const char* tag, const char* count, const char* warmup) {
+    const std::string prefix = dir.prefix(tag);
+    const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--load", "throughput", "--payload", "64",
+                                                "--count", count, "--warmup", warmup, "--file-dir", dir.path(), "-o",
+                                                prefix});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return run.exit_code == 0 ? rstest::read_strict_json(prefix + ".json") : json::object();
+}
+
 TEST(TracerWorkload, EmitsEveryEventAndAccountsForEachOne) {
     rstest::ScratchDir dir;
-    const std::string prefix = dir.prefix("tracer");
-    const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--load", "throughput", "--payload", "64",
-                                                "--count", "20000", "--warmup", "1000", "--file-dir", dir.path(), "-o",
-                                                prefix});
-    ASSERT_EQ(run.exit_code, 0) << run.err;
-    const json doc = rstest::read_strict_json(prefix + ".json");
+    const json doc = run_emit_workload(dir, "tracer", "20000", "1000");
+    ASSERT_FALSE(doc.empty());
     EXPECT_EQ(doc.value("status", ""), "pass") << doc["failures"].dump();
     EXPECT_EQ(doc["latency_ns"]["count"], 20000) << "one emit-cost sample per measured event";
     EXPECT_EQ(doc["validation"]["forward"]["sent"], 21000);
@@ -36,12 +42,8 @@ TEST(TracerWorkload, EmitsEveryEventAndAccountsForEachOne) {
 // scheduling, and the result says what was granted (read while it ran).
 TEST(TracerWorkload, TheDrainThreadGetsTheSidecarsSchedulingAndReportsIt) {
     rstest::ScratchDir dir;
-    const std::string prefix = dir.prefix("tracer-sched");
-    const rstest::Run run = rstest::run_runner({"--queue", "tracer", "--load", "throughput", "--payload", "64",
-                                                "--count", "2000", "--warmup", "100", "--file-dir", dir.path(), "-o",
-                                                prefix});
-    ASSERT_EQ(run.exit_code, 0) << run.err;
-    const json doc = rstest::read_strict_json(prefix + ".json");
+    const json doc = run_emit_workload(dir, "tracer-sched", "2000", "100");
+    ASSERT_FALSE(doc.empty());
     const json& granted = doc["granted"]["sidecar"];
     if (!granted["refused"].is_null()) GTEST_SKIP() << "this machine refused: " << granted["refused"];
     EXPECT_EQ(granted["policy"], granted["requested"]["policy"]) << granted.dump();
