@@ -130,6 +130,12 @@ TEST(GuardPagesDeathTest, FaultOnAReadJustPastARegion) {
     const std::string name = scratch.shm_name("fault");
     rstest::RegionPtr region;
     ASSERT_EQ(rstest::create_region(name, rstest::region_options(RS_BACKING_SHM, 4096), region), RS_OK);
+    // A "threadsafe" death test re-runs this body in a fresh child process,
+    // which creates its own region and dies without destroying it: unlinked
+    // now, its name is gone before the fault (the mapping stays). Left in
+    // /dev/shm, it would fail whichever later test process gets the child's
+    // pid (with a pid-only Scratch prefix, its leftover check matched it).
+    ASSERT_EQ(rs_region_unlink(name.c_str(), RS_BACKING_SHM), RS_OK);
     const auto ranges = rstest::mappings_of(rstest::Scratch::backing_path(RS_BACKING_SHM, name));
     ASSERT_EQ(ranges.size(), 1u);
     volatile const std::byte* end = reinterpret_cast<const std::byte*>(ranges.front().second);

@@ -53,7 +53,8 @@ protected:
     std::string shm_prefix() { return scratch_.shm_name("").substr(1, prefix_length_); }
     void SetUp() override {
         const std::string probe = scratch_.shm_name("probe");
-        prefix_length_ = probe.find('.', probe.find('.', probe.find('.') + 1) + 1);  // "rstest.<pid>.<n>" -> up to <pid>.
+        // "/rstest.<pid>-<random>.<n>.<k>.probe": up to the third '.', "rstest.<pid>-<random>.<n>."
+        prefix_length_ = probe.find('.', probe.find('.', probe.find('.') + 1) + 1);
         shm_before_ = listing("/dev/shm", "");
     }
     void TearDown() override {

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,22 +80,34 @@ rs_region_info region_info(rs_region_t* region) {
 
 namespace {
 std::atomic<int> g_scratch_serial{0};
-}
 
-Scratch::Scratch() {
-    const int serial = g_scratch_serial.fetch_add(1);
-    prefix_ = "rstest." + std::to_string(::getpid()) + "." + std::to_string(serial) + ".";
-    std::string pattern = (std::filesystem::temp_directory_path() / ("ringside-test." + prefix_ + "XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-        ADD_FAILURE() << "mkdtemp(" << pattern << "): " << std::strerror(errno);
+// 32 random bits as 8 hex digits: with the pid, names no other process
+// instance has used (a pid is reused once its holder is gone).
+std::string random_token() {
+    std::uint32_t value = 0;
+    if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+        value = static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     }
-    dir_ = pattern;
+    char text[9];
+    std::snprintf(text, sizeof text, "%08x", value);
+    return text;
+}
+}  // namespace
+
+// The prefix holds a random token besides the pid: a process that died
+// without cleaning up (a death-test child, a test killed on timeout) leaves
+// names with its pid, and once that pid is reused a pid-only prefix would
+// make the new process's leftover check below blame (and fail) an unrelated
+// test for them.
+Scratch::Scratch() : owner_pid_(::getpid()) {
+    const int serial = g_scratch_serial.fetch_add(1);
+    prefix_ = "rstest." + std::to_string(owner_pid_) + "-" + random_token() + "." + std::to_string(serial) + ".";
 }
 
 Scratch::~Scratch() {
     // Only the process that made the scratch cleans up (a forked child that
     // somehow unwinds must not remove the parent's files).
-    if (prefix_.find("." + std::to_string(::getpid()) + ".") == std::string::npos) return;
+    if (::getpid() != owner_pid_) return;
     if (DIR* shm = ::opendir("/dev/shm")) {
         while (dirent* entry = ::readdir(shm)) {
             if (std::string_view(entry->d_name).substr(0, prefix_.size()) == prefix_) {
@@ -104,6 +117,7 @@ Scratch::~Scratch() {
         }
         ::closedir(shm);
     }
+    if (dir_.empty()) return;  // never asked for: never made
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
         ADD_FAILURE() << "left behind in the temp dir: " << entry.path();
@@ -112,12 +126,25 @@ Scratch::~Scratch() {
     EXPECT_FALSE(std::filesystem::exists(dir_)) << dir_ << " could not be removed";
 }
 
+// Made on first use, so that a Scratch used for shm names only (as in a
+// death test, whose child re-runs the test body and then dies) leaves no
+// empty folder in the temp directory.
+const std::string& Scratch::dir() const {
+    if (!dir_.empty()) return dir_;
+    std::string pattern = (std::filesystem::temp_directory_path() / ("ringside-test." + prefix_ + "XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+        ADD_FAILURE() << "mkdtemp(" << pattern << "): " << std::strerror(errno);
+    }
+    dir_ = pattern;
+    return dir_;
+}
+
 std::string Scratch::shm_name(std::string_view tag) {
     return "/" + prefix_ + std::to_string(counter_++) + "." + std::string(tag);
 }
 
 std::string Scratch::file_path(std::string_view tag) {
-    return dir_ + "/" + std::to_string(counter_++) + "." + std::string(tag);
+    return dir() + "/" + std::to_string(counter_++) + "." + std::string(tag);
 }
 
 std::string Scratch::name(rs_backing backing, std::string_view tag) {

@@ -61,9 +61,12 @@ rs_region_info region_info(rs_region_t* region);
 
 // ---- scratch names ---------------------------------------------------------
 
-// Unique shm names (prefix /rstest.<pid>.<n>.) and a private temp directory.
-// On destruction it fails the test if any shm object with its prefix or any
-// entry in its directory is left, then removes them (and the directory).
+// Unique shm names (prefix /rstest.<pid>-<random>.<n>.) and a private temp
+// directory (made on first use of dir() or file_path()). On destruction it
+// fails the test if any shm object with its prefix or any entry in its
+// directory is left, then removes them (and the directory). The random part
+// keeps a dead process's leftovers from matching a later process that reuses
+// its pid.
 class Scratch {
 public:
     Scratch();
@@ -74,15 +77,16 @@ public:
     std::string shm_name(std::string_view tag);
     std::string file_path(std::string_view tag);
     std::string name(rs_backing backing, std::string_view tag);
-    [[nodiscard]] const std::string& dir() const { return dir_; }
+    [[nodiscard]] const std::string& dir() const;
 
     // Where the backing of `name` lives in the file system.
     static std::string backing_path(rs_backing backing, const std::string& name);
     static bool exists(rs_backing backing, const std::string& name);
 
 private:
-    std::string prefix_;  // without the leading '/'
-    std::string dir_;
+    pid_t owner_pid_;
+    std::string prefix_;       // without the leading '/'
+    mutable std::string dir_;  // empty until dir() makes it
     int counter_ = 0;
 };
 
