@@ -135,14 +135,34 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Failures recorded so far in the running test.
+int failures_so_far() {
+    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    if (test == nullptr) return 0;
+    const ::testing::TestResult& result = *test->result();
+    int failed = 0;
+    for (int i = 0; i < result.total_part_count(); ++i) {
+        if (result.GetTestPartResult(i).failed()) ++failed;
+    }
+    return failed;
+}
+
+}  // namespace
+
 std::unique_ptr<TestRing> make_test_ring(Api api, std::uint64_t capacity, std::uint32_t record_align) {
+    // Only a failure while setting up this ring refuses it: one recorded
+    // earlier in the test (say by a previous ring's teardown) is reported
+    // already and must not fail every later make() of a table-driven test.
+    const int failures_before = failures_so_far();
     std::unique_ptr<TestRing> ring;
     if (api == Api::kCpp) {
         ring = std::make_unique<CppRing>(capacity, record_align);
     } else {
         ring = std::make_unique<CRing>(capacity, record_align);
     }
-    if (ring->data == nullptr || ::testing::Test::HasFailure()) return nullptr;
+    if (ring->data == nullptr || failures_so_far() != failures_before) return nullptr;
     return ring;
 }
 
