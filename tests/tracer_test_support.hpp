@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -47,9 +49,18 @@ private:
     std::string sink_;
 };
 
+// pid plus a random tag per process: a region leaked by a dead test process
+// (a crash, a killed death-test child) never collides with a later process
+// that happens to get the same pid.
 inline std::string shm_name(const char* tag) {
+    static const std::string prefix = [] {
+        std::random_device random;
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(random()));
+        return "/rstrace." + std::to_string(::getpid()) + "-" + hex + ".";
+    }();
     static int counter = 0;
-    return "/rstrace." + std::to_string(::getpid()) + "." + std::to_string(++counter) + "." + tag;
+    return prefix + std::to_string(++counter) + "." + tag;
 }
 
 struct ControllerDestroyer {
