@@ -9,6 +9,34 @@ std::uint64_t load64(const std::byte* at) {
     return word;
 }
 
+constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
+
+// The word-by-word pair of sums over data[i, length), the last word
+// zero-padded: ta += word, tb += ta. Both checksum paths end with it, and
+// it is inlined into each (checksum31 runs on every message).
+[[gnu::always_inline]] inline void sum_words(const std::byte* data, std::size_t i, std::size_t length, std::uint64_t& ta,
+                                             std::uint64_t& tb) {
+    for (; i + 8 <= length; i += 8) {
+        ta += load64(data + i);
+        tb += ta;
+    }
+    if (i < length) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, data + i, length - i);
+        ta += word;
+        tb += ta;
+    }
+}
+
+// The length and the word sums folded with multiply-xor steps (each path
+// then adds its own, and both end with the same two-line mix, left in
+// place: as a shared function GCC gives each path its own epilogue).
+[[gnu::always_inline]] inline std::uint64_t fold(std::size_t length, std::uint64_t ta, std::uint64_t tb) {
+    std::uint64_t h = (length + 0x2545f4914f6cdd1dull) * kMul;
+    h = (h ^ ta) * kMul;
+    return (h ^ (tb + (tb >> 31))) * kMul;
+}
+
 }  // namespace
 
 namespace {
@@ -26,26 +54,13 @@ Lanes load_lanes(const std::byte* at) {
 }  // namespace
 
 std::uint32_t checksum31(const std::byte* data, std::size_t length) {
-    constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
     if (length >= 8 && length < 64) {
         // Short messages: word by word in place, the checksum field (bytes
         // 4..7, the high half of the first little-endian word) masked out.
         std::uint64_t ta = load64(data) & 0xffffffffull;
         std::uint64_t tb = ta;
-        std::size_t i = 8;
-        for (; i + 8 <= length; i += 8) {
-            ta += load64(data + i);
-            tb += ta;
-        }
-        if (i < length) {
-            std::uint64_t word = 0;
-            std::memcpy(&word, data + i, length - i);
-            ta += word;
-            tb += ta;
-        }
-        std::uint64_t h = (length + 0x2545f4914f6cdd1dull) * kMul;
-        h = (h ^ ta) * kMul;
-        h = (h ^ (tb + (tb >> 31))) * kMul;
+        sum_words(data, 8, length, ta, tb);
+        std::uint64_t h = fold(length, ta, tb);
         h ^= h >> 29;
         return static_cast<std::uint32_t>(h ^ (h >> 32)) & 0x7fffffffu;
     }
@@ -77,21 +92,10 @@ std::uint32_t checksum31(const std::byte* data, std::size_t length) {
     }
     std::uint64_t ta = 0;
     std::uint64_t tb = 0;
-    for (; i + 8 <= length; i += 8) {
-        ta += load64(source + i);
-        tb += ta;
-    }
-    if (i < length) {
-        std::uint64_t word = 0;
-        std::memcpy(&word, source + i, length - i);
-        ta += word;
-        tb += ta;
-    }
+    sum_words(source, i, length, ta, tb);
     // Fold the sums with multiply-xor steps (the checksum sits on the echo
     // path of every round trip).
-    std::uint64_t h = (length + 0x2545f4914f6cdd1dull) * kMul;
-    h = (h ^ ta) * kMul;
-    h = (h ^ (tb + (tb >> 31))) * kMul;
+    std::uint64_t h = fold(length, ta, tb);
     if (length >= 64) {
         // Sixteen independent products (no chain of multiplies): each value
         // through a bijection, times its own odd weight, summed.

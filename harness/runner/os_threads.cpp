@@ -19,6 +19,14 @@
 namespace ringside::runner {
 namespace {
 
+void note_refusal(Granted& granted, const std::string& what, int err) {
+    if (!granted.refused.empty()) granted.refused += "; ";
+    granted.refused += what + ": " + std::strerror(err);
+    if (granted.refused_errno == 0) granted.refused_errno = err;
+}
+
+}  // namespace
+
 const char* os_policy_name(int policy) {
     switch (policy) {
         case SCHED_OTHER: return "other";
@@ -29,14 +37,6 @@ const char* os_policy_name(int policy) {
         default: return "unknown";
     }
 }
-
-void note_refusal(Granted& granted, const std::string& what, int err) {
-    if (!granted.refused.empty()) granted.refused += "; ";
-    granted.refused += what + ": " + std::strerror(err);
-    if (granted.refused_errno == 0) granted.refused_errno = err;
-}
-
-}  // namespace
 
 std::vector<int> allowed_cpus() {
     cpu_set_t set;

@@ -30,6 +30,8 @@ struct Granted {
     std::string refused;  // what the OS refused ("" if nothing)
     int refused_errno = 0;
 };
+// The name of an OS scheduling policy (SCHED_OTHER: "other", ...; "unknown").
+const char* os_policy_name(int policy);
 nlohmann::ordered_json granted_json(const Granted& granted, const SchedSpec& requested, int requested_cpu);
 
 // Reads policy, priority, nice and affinity of thread `tid` (this process or another).

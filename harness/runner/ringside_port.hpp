@@ -17,6 +17,10 @@
 //            object per message). Once the child has mapped the region the
 //            parent unlinks its name: nothing can be left behind, even after
 //            SIGKILL.
+// Files: this interface and what both sides share (ringside_port.cpp);
+// the host's region, rings and ring delivery, common to both ports
+// (ringside_host_rings.*); threads (ringside_port_threads.cpp); processes
+// (ringside_port_process.cpp, the child: sidecar_child.cpp).
 #pragma once
 
 #include <cstdint>
