@@ -3,18 +3,18 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "common/alloc.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
-#include "shm/guarded_map.hpp"
+#include "shm/backing_file.hpp"
 
 namespace ringside {
 namespace {
@@ -64,10 +64,6 @@ bool is_valid_utf8(const unsigned char* text) {
     return true;
 }
 
-int unlink_backing(const char* name, rs_backing backing) {
-    return backing == RS_BACKING_SHM ? ::shm_unlink(name) : ::unlink(name);
-}
-
 // What to do about a failed open or create, for the error message.
 const char* open_hint(int err, bool creating) {
     switch (err) {
@@ -83,15 +79,25 @@ const char* open_hint(int err, bool creating) {
     }
 }
 
-int open_backing(const char* name, rs_backing backing, int flags, mode_t mode) {
-    if (backing == RS_BACKING_SHM) return ::shm_open(name, flags, mode);
-    return ::open(name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+rs_result cannot_open(const char* name, rs_backing backing, int err, bool creating) {
+    if (!creating && err == ELOOP) {
+        return fail(RS_ERR_PERMISSION, "refusing to open '%s': it is a symbolic link (open the file it points to)",
+                    name);
+    }
+    return fail_errno(result_from_errno(err), err, "cannot %s %s region '%s' (%s)", creating ? "create" : "open",
+                      backing_name(backing), name, open_hint(err, creating));
 }
 
-template <typename T>
-T load_once(const T& field) {
-    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+rs_result region_is_empty(const char* name) {
+    return fail(RS_BUSY, "region '%s' has size 0: its creator has not finished (or died while creating)", name);
 }
+
+rs_result region_is_too_small(const char* name, std::uint64_t bytes) {
+    return fail(RS_ERR_CORRUPT, "region '%s' is %llu bytes, smaller than its %u-byte header page", name,
+                static_cast<unsigned long long>(bytes), layout::kHeaderPageBytes);
+}
+
+constexpr BackingWording kWording{"region", &cannot_open, &region_is_empty, &region_is_too_small};
 
 }  // namespace
 
@@ -99,18 +105,8 @@ T load_once(const T& field) {
 // orders these after the creator's stores): a private copy to validate.
 layout::RegionHeader snapshot_header(const layout::RegionHeader& shared) {
     layout::RegionHeader copy{};
-    copy.layout_major = load_once(shared.layout_major);
-    copy.layout_minor = load_once(shared.layout_minor);
-    copy.header_bytes = load_once(shared.header_bytes);
-    copy.total_bytes = load_once(shared.total_bytes);
-    copy.ring_capacity = load_once(shared.ring_capacity);
+    snapshot_shared_fields(shared, copy);
     copy.ring_count = load_once(shared.ring_count);
-    copy.record_align = load_once(shared.record_align);
-    copy.backing_kind = load_once(shared.backing_kind);
-    copy.creator_pid = load_once(shared.creator_pid);
-    copy.creator_start_ticks = load_once(shared.creator_start_ticks);
-    copy.epoch = load_once(shared.epoch);
-    copy.created_unix_ns = load_once(shared.created_unix_ns);
     copy.flags = load_once(shared.flags);
     return copy;
 }
@@ -118,15 +114,8 @@ layout::RegionHeader snapshot_header(const layout::RegionHeader& shared) {
 // Why a header (a private snapshot) cannot describe a mapping of `bytes`
 // bytes opened with `backing`, or nullptr when it can.
 const char* header_problem(const layout::RegionHeader& h, std::uint64_t bytes, rs_backing backing) {
-    const std::uint32_t expected_backing = static_cast<std::uint32_t>(
-        backing == RS_BACKING_FILE ? layout::BackingKind::kFile : layout::BackingKind::kNamedShm);
-    if (h.header_bytes < sizeof(layout::RegionHeader) || h.header_bytes > layout::kStatusOffset) {
-        return "header_bytes out of range";
-    }
-    if (h.total_bytes != bytes) return "total_bytes differs from the real mapping size";
-    if (!is_power_of_two(h.ring_capacity) || h.ring_capacity < layout::kMinCapacity ||
-        h.ring_capacity > layout::kMaxCapacity) {
-        return "ring_capacity is not a power of two in range";
+    if (const char* problem = shared_header_problem(h, layout::kStatusOffset, bytes); problem != nullptr) {
+        return problem;
     }
     if (h.ring_count < 1 || h.ring_count > layout::kMaxRings) return "ring_count out of range";
     if (!is_power_of_two(h.record_align) || h.record_align < 8 || h.record_align > 4096) {
@@ -136,7 +125,7 @@ const char* header_problem(const layout::RegionHeader& h, std::uint64_t bytes, r
     if (layout::region_bytes(h.ring_count, h.ring_capacity) != bytes) {
         return "ring_count x ring_capacity does not match the mapping size";
     }
-    if (h.backing_kind != expected_backing) return "backing kind differs from the one used to open it";
+    if (h.backing_kind != header_backing_kind(backing)) return "backing kind differs from the one used to open it";
     return nullptr;
 }
 
@@ -203,44 +192,35 @@ rs_result validate_options(const rs_region_options* options) {
 
 Region::~Region() {
     stop_flusher();
-    if (base_ != nullptr) {
-        if (grants_.memory_locked) ::munlock(base_, bytes_);
-        unmap_guarded(base_, bytes_);
-    }
-    if (fd_ >= 0) ::close(fd_);
-    counted_free(name_);
+    // file_ unmaps and closes after this.
+    if (grants_.memory_locked) ::munlock(file_.base(), file_.bytes());
 }
 
 layout::StatusBlock& Region::status() const {
-    return *reinterpret_cast<layout::StatusBlock*>(base_ + layout::kStatusOffset);
+    return *reinterpret_cast<layout::StatusBlock*>(file_.base() + layout::kStatusOffset);
 }
 
 RingView Region::ring_view(std::uint32_t index) const {
     const std::uint64_t capacity = header_.ring_capacity;
     RingView view;
-    view.control = reinterpret_cast<layout::RingControl*>(base_ + layout::ring_control_offset(index, capacity));
-    view.data = base_ + layout::ring_data_offset(index, capacity);
+    view.control = reinterpret_cast<layout::RingControl*>(file_.base() + layout::ring_control_offset(index, capacity));
+    view.data = file_.base() + layout::ring_data_offset(index, capacity);
     view.capacity = capacity;
     view.record_align = header_.record_align;
     return view;
 }
 
-rs_result Region::map(int fd, std::uint64_t bytes, const rs_region_options& options, bool fresh) {
-    const int flags = MAP_SHARED | (options.prefault != 0 ? MAP_POPULATE : 0);
-    void* address = map_guarded(bytes, PROT_READ | PROT_WRITE, flags, fd);
-    if (address == MAP_FAILED) {
-        return fail_errno(result_from_errno(errno), errno, "mmap of %llu bytes failed",
-                          static_cast<unsigned long long>(bytes));
-    }
-    base_ = static_cast<std::byte*>(address);
-    bytes_ = bytes;
+rs_result Region::map(const rs_region_options& options, bool fresh) {
+    if (rs_result r = file_.map(PROT_READ | PROT_WRITE, options.prefault != 0); r != RS_OK) return r;
+    std::byte* const address = file_.base();
+    const std::uint64_t bytes = file_.bytes();
     if (options.huge_pages != 0) grants_.huge_pages = ::madvise(address, bytes, MADV_HUGEPAGE) == 0;
     if (options.prefault != 0) {
         // MAP_POPULATE maps the pages; a fresh region also takes the write
         // fault now (zero stores into zero memory), not on the hot path.
         if (fresh) {
             for (std::uint64_t offset = 0; offset < bytes; offset += kPageBytes) {
-                reinterpret_cast<volatile std::byte*>(base_)[offset] = std::byte{0};
+                reinterpret_cast<volatile std::byte*>(address)[offset] = std::byte{0};
             }
         }
         grants_.prefaulted = true;
@@ -260,46 +240,20 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
     if (rs_result r = validate_options(&options); r != RS_OK) return r;
     if (rs_result r = validate_region_name(name, options.backing); r != RS_OK) return r;
     Region* region = counted_new<Region>();
-    char* name_copy = counted_strdup(name, std::strlen(name));
-    if (region == nullptr || name_copy == nullptr) {
-        counted_delete(region);
-        counted_free(name_copy);
-        return fail(RS_ERR_NO_MEMORY, "out of memory creating region '%s'", name);
-    }
-    region->name_ = name_copy;
-    region->backing_ = options.backing;
+    if (region == nullptr) return fail(RS_ERR_NO_MEMORY, "out of memory creating region '%s'", name);
     region->keep_on_destroy_ = options.keep_on_destroy != 0;
-
-    const int fd = open_backing(name, options.backing, O_RDWR | O_CREAT | O_EXCL, static_cast<mode_t>(options.mode));
-    if (fd < 0) {
-        const int err = errno;
-        counted_delete(region);
-        return fail_errno(result_from_errno(err), err, "cannot create %s region '%s' (%s)",
-                          backing_name(options.backing), name, open_hint(err, true));
+    const std::uint64_t bytes = layout::region_bytes(options.ring_count, options.ring_capacity);
+    if (rs_result r = region->file_.create(name, options.backing, options.mode, bytes, kWording); r != RS_OK) {
+        counted_delete(region);  // the name is not ours, or was unlinked
+        return r;
     }
-    region->fd_ = fd;
     region->is_creator_ = true;  // from here on, destroying the half-built region unlinks it
     auto abandon = [&](rs_result code) {
         counted_delete(region);
         unlink_backing(name, options.backing);  // keeps the caller's error message
         return code;
     };
-    // The umask must not weaken or widen the requested mode.
-    if (::fchmod(fd, static_cast<mode_t>(options.mode)) != 0) {
-        return abandon(fail_errno(RS_ERR_PERMISSION, errno, "fchmod of '%s' failed", name));
-    }
-    const std::uint64_t bytes = layout::region_bytes(options.ring_count, options.ring_capacity);
-    if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-        return abandon(fail_errno(result_from_errno(errno), errno, "cannot size '%s' to %llu bytes", name,
-                                  static_cast<unsigned long long>(bytes)));
-    }
-    // Allocate the blocks now: a full disk or tmpfs must fail here, not as a
-    // SIGBUS on a store in the hot path.
-    if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); err != 0) {
-        return abandon(fail_errno(RS_ERR_NO_MEMORY, err, "cannot allocate %llu bytes for '%s'",
-                                  static_cast<unsigned long long>(bytes), name));
-    }
-    if (rs_result r = region->map(fd, bytes, options, true); r != RS_OK) return abandon(r);
+    if (rs_result r = region->map(options, true); r != RS_OK) return abandon(r);
 
     // Built privately, then copied out: the private copy is what this process
     // uses, whatever another process with access to the file writes meanwhile.
@@ -311,13 +265,12 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
     local.ring_capacity = options.ring_capacity;
     local.ring_count = options.ring_count;
     local.record_align = options.record_align;
-    local.backing_kind = static_cast<std::uint32_t>(
-        options.backing == RS_BACKING_FILE ? layout::BackingKind::kFile : layout::BackingKind::kNamedShm);
+    local.backing_kind = header_backing_kind(options.backing);
     local.creator_pid = ::getpid();
     local.creator_start_ticks = self_start_ticks();
     local.epoch = random_epoch();
     local.created_unix_ns = unix_ns_now();
-    auto* header = reinterpret_cast<layout::RegionHeader*>(region->base_);
+    auto* header = reinterpret_cast<layout::RegionHeader*>(region->file_.base());
     std::memcpy(reinterpret_cast<std::byte*>(header) + sizeof local.magic,
                 reinterpret_cast<const std::byte*>(&local) + sizeof local.magic, sizeof local - sizeof local.magic);
     // SYNC: publish-header. release: every field above is visible to an
@@ -339,54 +292,20 @@ rs_result Region::create(const char* name, const rs_region_options& options, Reg
 rs_result Region::open(const char* name, const rs_region_options& options, Region** out) {
     if (rs_result r = validate_options(&options); r != RS_OK) return r;
     if (rs_result r = validate_region_name(name, options.backing); r != RS_OK) return r;
-    const int fd = open_backing(name, options.backing, O_RDWR, 0);
-    if (fd < 0) {
-        const int err = errno;
-        if (err == ELOOP) {
-            return fail(RS_ERR_PERMISSION, "refusing to open '%s': it is a symbolic link (open the file it points to)",
-                        name);
-        }
-        return fail_errno(result_from_errno(err), err, "cannot open %s region '%s' (%s)", backing_name(options.backing),
-                          name, open_hint(err, false));
-    }
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return fail_errno(RS_ERR_INTERNAL, err, "fstat of '%s' failed", name);
-    }
-    if (!S_ISREG(info.st_mode)) {
-        ::close(fd);
-        return fail(RS_ERR_INVALID_ARGUMENT, "'%s' is not a regular file", name);
-    }
-    const auto bytes = static_cast<std::uint64_t>(info.st_size);
-    if (bytes == 0) {
-        ::close(fd);
-        return fail(RS_BUSY, "region '%s' has size 0: its creator has not finished (or died while creating)", name);
-    }
-    if (bytes < layout::kHeaderPageBytes) {
-        ::close(fd);
-        return fail(RS_ERR_CORRUPT, "region '%s' is %llu bytes, smaller than its %u-byte header page", name,
-                    static_cast<unsigned long long>(bytes), layout::kHeaderPageBytes);
-    }
+    BackingFile file;
+    const std::uint64_t min_bytes = layout::kHeaderPageBytes;
+    if (rs_result r = file.open(name, options.backing, O_RDWR, min_bytes, kWording); r != RS_OK) return r;
     Region* region = counted_new<Region>();
-    char* name_copy = counted_strdup(name, std::strlen(name));
-    if (region == nullptr || name_copy == nullptr) {
-        ::close(fd);
-        counted_delete(region);
-        counted_free(name_copy);
-        return fail(RS_ERR_NO_MEMORY, "out of memory opening region '%s'", name);
-    }
-    region->name_ = name_copy;
-    region->backing_ = options.backing;
-    region->fd_ = fd;
+    if (region == nullptr) return fail(RS_ERR_NO_MEMORY, "out of memory opening region '%s'", name);
+    region->file_ = std::move(file);
     auto abandon = [&](rs_result code) {
         counted_delete(region);
         return code;
     };
-    if (rs_result r = region->map(fd, bytes, options, false); r != RS_OK) return abandon(r);
+    if (rs_result r = region->map(options, false); r != RS_OK) return abandon(r);
+    const std::uint64_t bytes = region->file_.bytes();
 
-    auto* header = reinterpret_cast<layout::RegionHeader*>(region->base_);
+    auto* header = reinterpret_cast<layout::RegionHeader*>(region->file_.base());
     // SYNC: publish-header (acquire pairs with the creator's release).
     const std::uint64_t magic = std::atomic_ref<std::uint64_t>(header->magic).load(std::memory_order_acquire);
     // Every field is read once, into a private copy, and validated there:
@@ -434,16 +353,16 @@ rs_result Region::destroy(Region* region) {
     const std::uint32_t rings = region->attached_users.load(std::memory_order_acquire);
     if (rings != 0) {
         return fail(RS_BUSY, "region '%s' still has %u ring or sidecar handle(s) using it: destroy them first",
-                    region->name_, rings);
+                    region->name(), rings);
     }
     const bool unlink_name = region->is_creator_ && !region->keep_on_destroy_;
     rs_result result = RS_OK;
     if (unlink_name) {
-        const int rc = unlink_backing(region->name_, region->backing_);
+        const int rc = unlink_backing(region->name(), region->backing());
         // Someone may have unlinked it for us (rs_region_unlink): not an error.
         if (rc != 0 && errno != ENOENT) {
             result = fail_errno(result_from_errno(errno), errno, "region '%s' unmapped but not unlinked",
-                                region->name_);
+                                region->name());
         }
     }
     counted_delete(region);
@@ -451,9 +370,9 @@ rs_result Region::destroy(Region* region) {
 }
 
 rs_result Region::flush() {
-    if (backing_ != RS_BACKING_FILE) return RS_OK;
-    if (::msync(base_, bytes_, MS_SYNC) != 0) {
-        return fail_errno(result_from_errno(errno), errno, "msync of region '%s' failed", name_);
+    if (file_.backing() != RS_BACKING_FILE) return RS_OK;
+    if (::msync(file_.base(), file_.bytes(), MS_SYNC) != 0) {
+        return fail_errno(result_from_errno(errno), errno, "msync of region '%s' failed", file_.name());
     }
     return RS_OK;
 }
@@ -492,7 +411,7 @@ void* Region::flusher_main(void* self) {
         ::pthread_cond_timedwait(&region->flusher_wake_, &region->flusher_mutex_, &deadline);
         if (region->flusher_stop_) break;
         ::pthread_mutex_unlock(&region->flusher_mutex_);
-        ::msync(region->base_, region->bytes_, MS_SYNC);
+        ::msync(region->file_.base(), region->file_.bytes(), MS_SYNC);
         ::pthread_mutex_lock(&region->flusher_mutex_);
     }
     ::pthread_mutex_unlock(&region->flusher_mutex_);

@@ -3,20 +3,19 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <type_traits>
+#include <utility>
 
 #include "common/alloc.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
-#include "shm/guarded_map.hpp"
+#include "shm/backing_file.hpp"
 #include "shm/region.hpp"
 #include "tracer/shared_fields.hpp"
 #include "tracer/trace_clock.hpp"
@@ -28,21 +27,22 @@
 namespace ringside::trace {
 namespace {
 
-bool is_power_of_two(std::uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
-
-int open_backing(const char* name, rs_backing backing, int flags, mode_t mode) {
-    if (backing == RS_BACKING_SHM) return ::shm_open(name, flags, mode);
-    return ::open(name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+rs_result cannot_open(const char* name, rs_backing, int err, bool creating) {
+    if (creating) return fail_errno(result_from_errno(err), err, "cannot create tracer region '%s'", name);
+    if (err == ELOOP) return fail(RS_ERR_PERMISSION, "refusing to open '%s': it is a symbolic link", name);
+    return fail_errno(result_from_errno(err), err, "cannot open tracer region '%s'", name);
 }
 
-int unlink_backing(const char* name, rs_backing backing) {
-    return backing == RS_BACKING_SHM ? ::shm_unlink(name) : ::unlink(name);
+rs_result trace_region_is_empty(const char* name) {
+    return fail(RS_BUSY, "tracer region '%s' has size 0: its creator has not finished", name);
 }
 
-std::uint32_t backing_kind(rs_backing backing) {
-    return static_cast<std::uint32_t>(backing == RS_BACKING_FILE ? layout::BackingKind::kFile
-                                                                 : layout::BackingKind::kNamedShm);
+rs_result trace_region_is_too_small(const char* name, std::uint64_t bytes) {
+    return fail(RS_ERR_CORRUPT, "'%s' is %llu bytes, smaller than a tracer header page", name,
+                static_cast<unsigned long long>(bytes));
 }
+
+constexpr BackingWording kWording{"tracer region", &cannot_open, &trace_region_is_empty, &trace_region_is_too_small};
 
 std::uint64_t random_epoch() {
     std::uint64_t epoch = 0;
@@ -54,37 +54,22 @@ std::uint64_t random_epoch() {
 
 }  // namespace
 
-// One relaxed load per field the opener validates and uses (the caller
-// acquired the magic): the private copy that is validated and adopted, so a
-// peer rewriting the shared header afterwards changes nothing here.
+// One relaxed load per identity field (the caller acquired the magic): the
+// private copy that is validated and adopted, so a peer rewriting the shared
+// header afterwards changes nothing here.
 TraceHeader snapshot_trace_header(const TraceHeader& shared) {
-    auto once = [](const auto& field) {
-        using T = std::remove_cvref_t<decltype(field)>;
-        return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
-    };
     TraceHeader copy{};
-    copy.layout_major = once(shared.layout_major);
-    copy.layout_minor = once(shared.layout_minor);
-    copy.header_bytes = once(shared.header_bytes);
-    copy.total_bytes = once(shared.total_bytes);
-    copy.ring_capacity = once(shared.ring_capacity);
-    copy.lane_count = once(shared.lane_count);
-    copy.rings_per_lane = once(shared.rings_per_lane);
-    copy.record_align = once(shared.record_align);
-    copy.backing_kind = once(shared.backing_kind);
-    copy.clock_kind = once(shared.clock_kind);
+    snapshot_shared_fields(shared, copy);
+    copy.lane_count = load_once(shared.lane_count);
+    copy.rings_per_lane = load_once(shared.rings_per_lane);
+    copy.clock_kind = load_once(shared.clock_kind);
     return copy;
 }
 
 // Why a header (a private snapshot) cannot describe a mapping of `bytes`, or nullptr.
 const char* trace_header_problem(const TraceHeader& header, std::uint64_t bytes, rs_backing backing) {
-    if (header.header_bytes < sizeof(TraceHeader) || header.header_bytes > kTraceHeaderBytes) {
-        return "header_bytes out of range";
-    }
-    if (header.total_bytes != bytes) return "total_bytes differs from the real mapping size";
-    if (!is_power_of_two(header.ring_capacity) || header.ring_capacity < layout::kMinCapacity ||
-        header.ring_capacity > layout::kMaxCapacity) {
-        return "ring_capacity is not a power of two in range";
+    if (const char* problem = shared_header_problem(header, kTraceHeaderBytes, bytes); problem != nullptr) {
+        return problem;
     }
     if (header.lane_count < 1 || header.lane_count > kMaxLanes) return "lane_count out of range";
     if (header.rings_per_lane < kMinRingsPerLane || header.rings_per_lane > kMaxRingsPerLane) {
@@ -98,21 +83,15 @@ const char* trace_header_problem(const TraceHeader& header, std::uint64_t bytes,
     if (trace_region_bytes(header.lane_count, header.rings_per_lane, header.ring_capacity) != bytes) {
         return "lanes x rings x capacity does not match the mapping size";
     }
-    if (header.backing_kind != backing_kind(backing)) return "backing kind differs from the one used to open it";
+    if (header.backing_kind != header_backing_kind(backing)) return "backing kind differs from the one used to open it";
     return nullptr;
-}
-
-TraceRegion::~TraceRegion() {
-    if (base_ != nullptr) unmap_guarded(base_, bytes_);
-    if (fd_ >= 0) ::close(fd_);
-    counted_free(name_);
 }
 
 RingView TraceRegion::ring_view(std::uint32_t lane, std::uint32_t ring) const {
     const std::uint64_t offset = ring_control_offset(lanes_, rings_per_lane_, capacity_, lane, ring);
     RingView view;
-    view.control = reinterpret_cast<layout::RingControl*>(base_ + offset);
-    view.data = base_ + offset + kRingControlBytes;
+    view.control = reinterpret_cast<layout::RingControl*>(base() + offset);
+    view.data = base() + offset + kRingControlBytes;
     view.capacity = capacity_;
     view.record_align = kRecordAlign;
     return view;
@@ -120,7 +99,7 @@ RingView TraceRegion::ring_view(std::uint32_t lane, std::uint32_t ring) const {
 
 RingInfo& TraceRegion::ring_info(std::uint32_t lane, std::uint32_t ring) const {
     const std::uint64_t offset = ring_control_offset(lanes_, rings_per_lane_, capacity_, lane, ring);
-    return *reinterpret_cast<RingInfo*>(base_ + offset + kRingInfoOffset);
+    return *reinterpret_cast<RingInfo*>(base() + offset + kRingInfoOffset);
 }
 
 void TraceRegion::adopt_geometry(const TraceHeader& h) {
@@ -130,56 +109,22 @@ void TraceRegion::adopt_geometry(const TraceHeader& h) {
     clock_ = static_cast<ClockKind>(h.clock_kind);
 }
 
-rs_result TraceRegion::map(int fd, std::uint64_t bytes, Access access, bool populate) {
-    const int protection = access == Access::kReadOnly ? PROT_READ : PROT_READ | PROT_WRITE;
-    void* address = map_guarded(bytes, protection, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd);
-    if (address == MAP_FAILED) {
-        return fail_errno(result_from_errno(errno), errno, "mmap of %llu bytes failed",
-                          static_cast<unsigned long long>(bytes));
-    }
-    base_ = static_cast<std::byte*>(address);
-    bytes_ = bytes;
-    return RS_OK;
-}
-
 rs_result TraceRegion::create(const char* name, rs_backing backing, const TraceGeometry& geometry,
                               std::uint32_t mode, ClockKind clock, bool prefault, TraceRegion** out) {
     if (rs_result r = validate_region_name(name, backing); r != RS_OK) return r;
+    const std::uint64_t bytes = trace_region_bytes(geometry.lanes, geometry.rings_per_lane, geometry.ring_capacity);
     auto* region = counted_new<TraceRegion>();
-    char* copy = counted_strdup(name, std::strlen(name));
-    if (region == nullptr || copy == nullptr) {
+    if (region == nullptr) return fail(RS_ERR_NO_MEMORY, "out of memory creating tracer region '%s'", name);
+    // Sized and allocated now: a full disk or tmpfs fails here, not as SIGBUS in emit.
+    if (rs_result r = region->file_.create(name, backing, mode, bytes, kWording); r != RS_OK) {
         counted_delete(region);
-        counted_free(copy);
-        return fail(RS_ERR_NO_MEMORY, "out of memory creating tracer region '%s'", name);
+        return r;
     }
-    region->name_ = copy;
-    region->backing_ = backing;
-    const int fd = open_backing(name, backing, O_RDWR | O_CREAT | O_EXCL, static_cast<mode_t>(mode));
-    if (fd < 0) {
-        const int err = errno;
-        counted_delete(region);
-        return fail_errno(result_from_errno(err), err, "cannot create tracer region '%s'", name);
-    }
-    region->fd_ = fd;
-    auto abandon = [&](rs_result code) {
+    if (rs_result r = region->file_.map(PROT_READ | PROT_WRITE, prefault); r != RS_OK) {
         counted_delete(region);
         unlink_backing(name, backing);
-        return code;
-    };
-    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
-        return abandon(fail_errno(RS_ERR_PERMISSION, errno, "fchmod of '%s' failed", name));
+        return r;
     }
-    const std::uint64_t bytes = trace_region_bytes(geometry.lanes, geometry.rings_per_lane, geometry.ring_capacity);
-    if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-        return abandon(fail_errno(result_from_errno(errno), errno, "cannot size '%s' to %llu bytes", name,
-                                  static_cast<unsigned long long>(bytes)));
-    }
-    // Blocks allocated now: a full disk or tmpfs fails here, not as SIGBUS in emit.
-    if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); err != 0) {
-        return abandon(fail_errno(RS_ERR_NO_MEMORY, err, "cannot allocate %llu bytes for '%s'",
-                                  static_cast<unsigned long long>(bytes), name));
-    }
-    if (rs_result r = region->map(fd, bytes, Access::kReadWrite, prefault); r != RS_OK) return abandon(r);
 
     TraceHeader& header = region->header();
     header.layout_major = kTraceMajor;
@@ -190,7 +135,7 @@ rs_result TraceRegion::create(const char* name, rs_backing backing, const TraceG
     header.lane_count = geometry.lanes;
     header.rings_per_lane = geometry.rings_per_lane;
     header.record_align = kRecordAlign;
-    header.backing_kind = backing_kind(backing);
+    header.backing_kind = header_backing_kind(backing);
     header.creator_pid = ::getpid();
     header.creator_start_ticks = self_start_ticks();
     header.epoch = random_epoch();
@@ -217,49 +162,26 @@ void TraceRegion::publish() {
     // SYNC: publish-header. release: the header and every lane initialised
     // before are visible to an opener that acquires a non-zero magic.
     std::atomic_ref<std::uint64_t>(header().magic).store(kTraceMagic, std::memory_order_release);
-    log(LogLevel::kInfo, "created tracer region '%s': %u lane(s) x %u ring(s) x %llu bytes", name_, lanes_,
+    log(LogLevel::kInfo, "created tracer region '%s': %u lane(s) x %u ring(s) x %llu bytes", name(), lanes_,
         rings_per_lane_, static_cast<unsigned long long>(capacity_));
 }
 
 rs_result TraceRegion::open(const char* name, rs_backing backing, Access access, TraceRegion** out) {
     if (rs_result r = validate_region_name(name, backing); r != RS_OK) return r;
-    const int fd = open_backing(name, backing, access == Access::kReadOnly ? O_RDONLY : O_RDWR, 0);
-    if (fd < 0) {
-        const int err = errno;
-        if (err == ELOOP) return fail(RS_ERR_PERMISSION, "refusing to open '%s': it is a symbolic link", name);
-        return fail_errno(result_from_errno(err), err, "cannot open tracer region '%s'", name);
-    }
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-        ::close(fd);
-        return fail(RS_ERR_INVALID_ARGUMENT, "'%s' is not a regular file", name);
-    }
-    const auto bytes = static_cast<std::uint64_t>(info.st_size);
-    if (bytes == 0) {
-        ::close(fd);
-        return fail(RS_BUSY, "tracer region '%s' has size 0: its creator has not finished", name);
-    }
-    if (bytes < kTraceHeaderBytes) {
-        ::close(fd);
-        return fail(RS_ERR_CORRUPT, "'%s' is %llu bytes, smaller than a tracer header page", name,
-                    static_cast<unsigned long long>(bytes));
-    }
+    const bool read_only = access == Access::kReadOnly;
+    BackingFile file;
+    const int flags = read_only ? O_RDONLY : O_RDWR;
+    if (rs_result r = file.open(name, backing, flags, kTraceHeaderBytes, kWording); r != RS_OK) return r;
     auto* region = counted_new<TraceRegion>();
-    char* copy = counted_strdup(name, std::strlen(name));
-    if (region == nullptr || copy == nullptr) {
-        ::close(fd);
-        counted_delete(region);
-        counted_free(copy);
-        return fail(RS_ERR_NO_MEMORY, "out of memory opening tracer region '%s'", name);
-    }
-    region->name_ = copy;
-    region->backing_ = backing;
-    region->fd_ = fd;
+    if (region == nullptr) return fail(RS_ERR_NO_MEMORY, "out of memory opening tracer region '%s'", name);
+    region->file_ = std::move(file);
     auto abandon = [&](rs_result code) {
         counted_delete(region);
         return code;
     };
-    if (rs_result r = region->map(fd, bytes, access, false); r != RS_OK) return abandon(r);
+    const int protection = read_only ? PROT_READ : PROT_READ | PROT_WRITE;
+    if (rs_result r = region->file_.map(protection, false); r != RS_OK) return abandon(r);
+    const std::uint64_t bytes = region->file_.bytes();
     TraceHeader& header = region->header();
     // SYNC: publish-header (acquire pairs with the creator's release).
     const std::uint64_t magic = std::atomic_ref<std::uint64_t>(header.magic).load(std::memory_order_acquire);
@@ -287,23 +209,23 @@ rs_result TraceRegion::open(const char* name, rs_backing backing, Access access,
 
 void TraceRegion::destroy(TraceRegion* region, bool unlink_name) {
     if (region == nullptr) return;
-    if (unlink_name && unlink_backing(region->name_, region->backing_) != 0 && errno != ENOENT) {
-        log(LogLevel::kWarn, "tracer region '%s' unmapped but not unlinked: %s", region->name_, std::strerror(errno));
+    if (unlink_name && unlink_backing(region->name(), region->backing()) != 0 && errno != ENOENT) {
+        log(LogLevel::kWarn, "tracer region '%s' unmapped but not unlinked: %s", region->name(), std::strerror(errno));
     }
     counted_delete(region);
 }
 
 void TraceRegion::prefault_lane(std::uint32_t lane) const {
-    ::madvise(base_ + lane_control_offset(lane), kLaneControlBytes, MADV_POPULATE_WRITE);
+    ::madvise(base() + lane_control_offset(lane), kLaneControlBytes, MADV_POPULATE_WRITE);
     const std::uint64_t first = ring_control_offset(lanes_, rings_per_lane_, capacity_, lane, 0);
     // Best effort: older kernels reject MADV_POPULATE_WRITE and fault lazily.
-    ::madvise(base_ + first, rings_per_lane_ * ring_stride(capacity_), MADV_POPULATE_WRITE);
+    ::madvise(base() + first, rings_per_lane_ * ring_stride(capacity_), MADV_POPULATE_WRITE);
 }
 
 rs_result TraceRegion::sync() const {
-    if (backing_ != RS_BACKING_FILE) return RS_OK;
-    if (::msync(base_, bytes_, MS_SYNC) != 0) {
-        return fail_errno(result_from_errno(errno), errno, "msync of tracer region '%s' failed", name_);
+    if (backing() != RS_BACKING_FILE) return RS_OK;
+    if (::msync(base(), bytes(), MS_SYNC) != 0) {
+        return fail_errno(result_from_errno(errno), errno, "msync of tracer region '%s' failed", name());
     }
     return RS_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "ring/ring_view.hpp"
 #include "ringside/ringside.h"
+#include "shm/backing_file.hpp"
 #include "tracer/trace_layout.h"
 
 namespace ringside::trace {
@@ -35,9 +36,9 @@ public:
     // SYNC: publish-header (release store of the magic).
     void publish();
 
-    [[nodiscard]] TraceHeader& header() const { return *reinterpret_cast<TraceHeader*>(base_); }
+    [[nodiscard]] TraceHeader& header() const { return *reinterpret_cast<TraceHeader*>(base()); }
     [[nodiscard]] LaneControl& lane(std::uint32_t index) const {
-        return *reinterpret_cast<LaneControl*>(base_ + lane_control_offset(index));
+        return *reinterpret_cast<LaneControl*>(base() + lane_control_offset(index));
     }
     [[nodiscard]] RingView ring_view(std::uint32_t lane, std::uint32_t ring) const;
     [[nodiscard]] RingInfo& ring_info(std::uint32_t lane, std::uint32_t ring) const;
@@ -45,9 +46,9 @@ public:
     [[nodiscard]] std::uint32_t rings_per_lane() const { return rings_per_lane_; }
     [[nodiscard]] std::uint64_t ring_capacity() const { return capacity_; }
     [[nodiscard]] ClockKind clock() const { return clock_; }
-    [[nodiscard]] const char* name() const { return name_; }
-    [[nodiscard]] rs_backing backing() const { return backing_; }
-    [[nodiscard]] std::uint64_t bytes() const { return bytes_; }
+    [[nodiscard]] const char* name() const { return file_.name(); }
+    [[nodiscard]] rs_backing backing() const { return file_.backing(); }
+    [[nodiscard]] std::uint64_t bytes() const { return file_.bytes(); }
 
     // Maps the pages of one lane (its control page and rings) writable now,
     // so the first events do not take page faults. Best effort.
@@ -56,19 +57,15 @@ public:
     rs_result sync() const;
 
     TraceRegion() = default;
-    ~TraceRegion();
+    ~TraceRegion() = default;
     TraceRegion(const TraceRegion&) = delete;
     TraceRegion& operator=(const TraceRegion&) = delete;
 
 private:
-    rs_result map(int fd, std::uint64_t bytes, Access access, bool populate);
+    [[nodiscard]] std::byte* base() const { return file_.base(); }
     void adopt_geometry(const TraceHeader& validated);
 
-    char* name_ = nullptr;  // counted copy
-    rs_backing backing_ = RS_BACKING_SHM;
-    int fd_ = -1;
-    std::byte* base_ = nullptr;
-    std::uint64_t bytes_ = 0;
+    BackingFile file_;  // name, descriptor, mapping
     std::uint32_t lanes_ = 0;
     std::uint32_t rings_per_lane_ = 0;
     std::uint64_t capacity_ = 0;
