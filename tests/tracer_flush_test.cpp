@@ -201,6 +201,9 @@ public:
     void set_reuse_lock(std::uint32_t holder) {
         std::atomic_ref<std::uint32_t>(region_->lane(0).reuse_lock).store(holder, std::memory_order_release);
     }
+    [[nodiscard]] std::uint32_t reuse_lock() const {
+        return std::atomic_ref<std::uint32_t>(region_->lane(0).reuse_lock).load(std::memory_order_acquire);
+    }
     std::atomic_ref<std::uint64_t> flush_request() { return std::atomic_ref<std::uint64_t>(region_->header().flush_request); }
 
 private:
@@ -263,6 +266,34 @@ TEST_F(tracer_Flush, AnOverwriteOldestAgentSubmitsAFullWindowWhileASnapshotHolds
     const Trace trace = read();
     ASSERT_TRUE(trace.report.ok()) << report_json(trace.report);
     EXPECT_EQ(trace.report.sessions.at(0).events + trace.report.sessions.at(0).lost_explained, 601u);
+}
+
+TEST_F(tracer_Flush, AControllerThatOpensTheRegionClearsTheReuseLockADeadControllerLeft) {
+    create(2, true);
+    AgentPtr agent = make_agent(name_, RS_TRACER_OVERWRITE_OLDEST);
+    emit_numbered(agent.get(), 0, 1);
+    {
+        SecondMapping region(name_);
+        region.set_reuse_lock(ringside::trace::kReuseByController);  // as if it died mid-snapshot
+    }
+    controller_.reset();  // keeps the region
+    rs_tracer_options options = controller_options(dir_.sink(), 1, 2, kCapacity);
+    options.open_existing = 1;
+    controller_ = make_controller(name_, options);
+    ASSERT_NE(controller_, nullptr);
+    SecondMapping region(name_);
+    EXPECT_EQ(region.reuse_lock(), ringside::trace::kReuseFree);
+    // The agent's next emit serves the stop's flush request (its window goes
+    // to submit_q, and with 2 rings that emit finds none free); once the new
+    // controller hands the ring back, the agent reuses its full window in
+    // place again: no emit is dropped.
+    (void)rs_tracer_emit(agent.get(), 7, nullptr, 0);
+    poll(controller_.get());
+    for (int i = 0; i < 300; ++i) ASSERT_EQ(rs_tracer_emit(agent.get(), 7, nullptr, 0), RS_OK) << "emit " << i;
+    EXPECT_GT(lane0(controller_.get())["drops"]["overwritten"].get<std::uint64_t>(), 0u);
+    agent.reset();
+    controller_.reset();
+    ::shm_unlink(name_.c_str());  // neither controller unlinks it: the first kept it, the second did not create it
 }
 
 TEST_F(tracer_Flush, AnAgentHoldingTheReuseLockDelaysOnlyItsOwnLanesFlush) {
