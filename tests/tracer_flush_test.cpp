@@ -296,7 +296,7 @@ TEST_F(tracer_Flush, AControllerThatOpensTheRegionClearsTheReuseLockADeadControl
     ::shm_unlink(name_.c_str());  // neither controller unlinks it: the first kept it, the second did not create it
 }
 
-TEST_F(tracer_Flush, AnAgentHoldingTheReuseLockDelaysOnlyItsOwnLanesFlush) {
+TEST_F(tracer_Flush, AFlushTimesOutWhileAnAgentHoldsTheReuseLockAndSucceedsOnceItLetsGo) {
     create(2);
     SecondMapping region(name_);
     AgentPtr agent = make_agent(name_, RS_TRACER_OVERWRITE_OLDEST);

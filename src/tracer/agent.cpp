@@ -385,11 +385,10 @@ void TraceAgent::submit(Active& active, SubmitAction action) {
     } else if (action == SubmitAction::kDumpDetail) {
         add(lane_->detail_rings_kept, 1);
     }
-    if (&active == &index_) {
-        put(lane_->active_index_ring, kNoRing);
-    } else {
-        put(lane_->active_detail_ring, kNoRing);
-    }
+    // release: a flush snapshot that acquires kNoRing here sees the submit_q
+    // push above (its drain then finds the window).
+    std::atomic_ref<std::uint32_t>(&active == &index_ ? lane_->active_index_ring : lane_->active_detail_ring)
+        .store(kNoRing, std::memory_order_release);
     active.ring = kNoRing;
     active.appender = RingAppender{};  // reserves nothing until the next activation
     active.events = 0;

@@ -286,6 +286,7 @@ void TraceController::give_back(std::uint32_t index, std::uint32_t ring) {
     put(info.flushed_position, std::uint64_t{0});
     put(info.flushed_seq, std::uint64_t{0});
     put(info.flushed_records, std::uint64_t{0});
+    put(info.flushed_events, std::uint64_t{0});
     const std::uint64_t position = lane.free.tail();
     const QueueStatus status = lane.free.try_push(ring);
     if (status != QueueStatus::kOk) {

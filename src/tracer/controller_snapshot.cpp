@@ -74,8 +74,12 @@ bool TraceController::snapshot_window(std::uint32_t index, RingKind kind) {
     for (std::uint32_t attempt = 0; attempt < 4; ++attempt) {
         drain_lane(index);
         sync_free_head(index);
-        const std::uint32_t ring =
-            get(kind == RingKind::kIndex ? control.active_index_ring : control.active_detail_ring);
+        // acquire: pairs with the agent's release store of kNoRing after its
+        // submit_q push (agent.cpp, submit), so "no active window" implies the
+        // drain above or the caller's final drain sees that push.
+        const std::uint32_t ring = std::atomic_ref<std::uint32_t>(kind == RingKind::kIndex ? control.active_index_ring
+                                                                                         : control.active_detail_ring)
+                                       .load(std::memory_order_acquire);
         // No active window of this kind: everything it held was submitted
         // (drained here or by the caller's last drain).
         if (ring >= region_->rings_per_lane() || lane.owner[ring] != Owner::kAgent) return true;
@@ -105,6 +109,12 @@ bool TraceController::snapshot_window(std::uint32_t index, RingKind kind) {
             continue;
         }
         if (prefix.records == 0) return true;
+        // The (kind, number) pair is two loads: the first may read an old
+        // window's number and the second a new window's kind (a ring that held
+        // detail window 7 now opening index window 7), so first_seq may have
+        // been the old window's. Having read a record of the window (acquire),
+        // we see its first_seq now: if it differs, scan again.
+        if (!continued && get(info.first_seq) != first_seq) continue;
         // Windows submitted before this one (while we scanned) go to the file
         // first; if this one was submitted too, the drain dumped it whole
         // (and the agent may already hold the ring again: hence the count).
@@ -112,8 +122,14 @@ bool TraceController::snapshot_window(std::uint32_t index, RingKind kind) {
         if (lane.owner[ring] != Owner::kAgent || lane.handed_back[ring] != handed_back) return true;
         for (std::uint32_t i = 0; i < prefix.violations; ++i) violation(index, Violation::kBadRecord);
         if (!write_window(index, ring, kind, prefix, flags)) return false;
-        put(info.flushed_records, (continued ? get(info.flushed_records) : 0) + prefix.records);
-        put(info.flushed_events, (continued ? get(info.flushed_events) : 0) + prefix.events);
+        // flushed_window last, after zeroing it: a controller that dies in
+        // between leaves no mixed set of fields for a later controller or the
+        // agent to trust (the prefix is then dumped again: at least once).
+        const std::uint64_t records = (continued ? get(info.flushed_records) : 0) + prefix.records;
+        const std::uint64_t events = (continued ? get(info.flushed_events) : 0) + prefix.events;
+        put(info.flushed_window, std::uint64_t{0});
+        put(info.flushed_records, records);
+        put(info.flushed_events, events);
         put(info.flushed_position, prefix.end);
         put(info.flushed_seq, prefix.next_seq);
         put(info.flushed_window, window);
