@@ -167,20 +167,24 @@ inline constexpr std::uint64_t kIndexTotal = 24;
 inline constexpr std::uint64_t kControlTotal = 40;
 inline std::uint64_t detail_total(std::uint64_t payload) { return (8 + 8 + payload + 7) & ~std::uint64_t{7}; }
 
-inline std::string lane_stats(rs_tracer_agent_t* agent) {
-    char* text = nullptr;
-    EXPECT_EQ(rs_tracer_agent_stats_json(agent, &text), RS_OK);
+// The JSON text a stats call returned, copied; its buffer freed.
+inline std::string stats_text(rs_result result, char* text) {
+    EXPECT_EQ(result, RS_OK) << rs_last_error_message();
     std::string copy = text != nullptr ? text : "";
     rs_string_free(text);
     return copy;
 }
 
+inline std::string lane_stats(rs_tracer_agent_t* agent) {
+    char* text = nullptr;
+    const rs_result result = rs_tracer_agent_stats_json(agent, &text);
+    return stats_text(result, text);
+}
+
 inline std::string controller_stats_text(rs_tracer_controller_t* controller) {
     char* text = nullptr;
-    EXPECT_EQ(rs_tracer_controller_stats_json(controller, &text), RS_OK);
-    std::string copy = text != nullptr ? text : "";
-    rs_string_free(text);
-    return copy;
+    const rs_result result = rs_tracer_controller_stats_json(controller, &text);
+    return stats_text(result, text);
 }
 
 }  // namespace trtest

@@ -69,7 +69,7 @@ Granted read_granted(int tid) {
     return granted;
 }
 
-Granted apply_sched_to(int pid, const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
+Granted apply_sched_to(int tid, const SchedSpec& sched, int cpu, const std::vector<int>& allowed) {
     Granted granted;
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -78,20 +78,20 @@ Granted apply_sched_to(int pid, const SchedSpec& sched, int cpu, const std::vect
     } else {
         for (int c : allowed) CPU_SET(c, &set);
     }
-    if (sched_setaffinity(pid, sizeof set, &set) != 0) note_refusal(granted, "affinity", errno);
+    if (sched_setaffinity(tid, sizeof set, &set) != 0) note_refusal(granted, "affinity", errno);
     sched_param param{};
     if (is_realtime(sched.policy)) {
         param.sched_priority = sched.priority;
-        if (sched_setscheduler(pid, sched.policy == Policy::kFifo ? SCHED_FIFO : SCHED_RR, &param) != 0) {
+        if (sched_setscheduler(tid, sched.policy == Policy::kFifo ? SCHED_FIFO : SCHED_RR, &param) != 0) {
             note_refusal(granted, name(sched.policy), errno);
         }
     } else {
-        if (sched_setscheduler(pid, SCHED_OTHER, &param) != 0) note_refusal(granted, "other", errno);
-        if (setpriority(PRIO_PROCESS, static_cast<id_t>(pid), sched.nice) != 0) {
+        if (sched_setscheduler(tid, SCHED_OTHER, &param) != 0) note_refusal(granted, "other", errno);
+        if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), sched.nice) != 0) {
             note_refusal(granted, "nice " + std::to_string(sched.nice), errno);
         }
     }
-    Granted read = read_granted(pid);
+    Granted read = read_granted(tid);
     read.refused = granted.refused;
     read.refused_errno = granted.refused_errno;
     return read;
