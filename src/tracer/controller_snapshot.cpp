@@ -60,11 +60,13 @@ bool TraceController::snapshot_lane(std::uint32_t index) {
 //
 // The one thing that can change under us is which window the ring holds (a
 // ring just popped off free_q still carries its previous window's RingInfo,
-// and LaneControl.active_*_ring, a relaxed load, may be stale): we load
+// and LaneControl.active_*_ring may name a ring the agent has since
+// submitted or reused for the other kind): we load
 // RingInfo.window with acquire, then its kind, before (SYNC: window-open)
 // and again after the scan; a record of a newer window was published after
 // its kind and number, so an unchanged (kind, number) means every record we
-// scanned belongs to the window we described. A detail window must also
+// scanned belongs to the window we described (and its first_seq is checked
+// once more after the scan, as the pair is two loads). A detail window must also
 // carry mark_word(its number) in RingInfo.marked: a value another window of
 // the ring left cannot match, so a recyclable (unmarked) window is never read.
 bool TraceController::snapshot_window(std::uint32_t index, RingKind kind) {
